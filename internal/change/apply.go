@@ -1,0 +1,85 @@
+package change
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/garagectl/garagectl/internal/hostfs"
+)
+
+// Apply carries out every planned change whose action is not Unchanged.
+//
+// Accounts and directories are made first, in plan order, so that the owners
+// of later files exist. Every file is then staged in full beside its target,
+// and only when all are staged are they renamed into place. A failure before
+// that point removes the staged files and the directories this call created,
+// so the files on the host stay as they were. Accounts already created are
+// kept; creating them again is a no-op.
+func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
+	var staged []*hostfs.Staged
+	var createdDirs []string
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, s := range staged {
+			s.Abort()
+		}
+		hostfs.RemoveDirs(createdDirs)
+	}()
+
+	for _, p := range plan {
+		if p.Action == Unchanged {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch p.Kind {
+		case Account:
+			if err := p.Do(ctx, root); err != nil {
+				return fmt.Errorf("apply account %s: %w", p.Path, err)
+			}
+		case Dir:
+			dirs, err := applyDir(root, p)
+			createdDirs = append(createdDirs, dirs...)
+			if err != nil {
+				return err
+			}
+		case File:
+			s, err := stageFile(root, p)
+			if err != nil {
+				return err
+			}
+			staged = append(staged, s)
+		}
+	}
+
+	for i, s := range staged {
+		if err := s.Commit(); err != nil {
+			staged = staged[i+1:]
+			return err
+		}
+	}
+	staged = nil
+	return nil
+}
+
+func applyDir(root hostfs.Root, p Planned) ([]string, error) {
+	uid, gid, err := root.Owner(p.Owner, p.Group)
+	if err != nil {
+		return nil, fmt.Errorf("apply directory %s: %w", p.Path, err)
+	}
+	if p.Action == Create {
+		return hostfs.MkdirAll(root.Path(p.Path), uid, gid, p.Mode)
+	}
+	return nil, hostfs.SetOwnerMode(root.Path(p.Path), uid, gid, p.Mode)
+}
+
+func stageFile(root hostfs.Root, p Planned) (*hostfs.Staged, error) {
+	uid, gid, err := root.Owner(p.Owner, p.Group)
+	if err != nil {
+		return nil, fmt.Errorf("apply file %s: %w", p.Path, err)
+	}
+	return hostfs.Stage(root.Path(p.Path), p.Content, uid, gid, p.Mode)
+}
