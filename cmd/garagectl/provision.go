@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/garagectl/garagectl/internal/change"
+	"github.com/garagectl/garagectl/internal/provision"
+)
+
+// provisionRun is one run of init, apply or plan.
+type provisionRun struct {
+	g        *globals
+	pass     passphraseSource
+	newCA    bool
+	planOnly bool
+}
+
+func newInitCommand(g *globals) *cobra.Command {
+	r := &provisionRun{g: g, newCA: true}
+	r.pass.confirm = true
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Provision a fresh host: offline CA, certificates, users and broker files",
+		Long: `init makes a new offline CA, encrypts its key with a passphrase into
+pki.offline_dir, and writes everything else apply writes. It never replaces an
+existing CA: on a host that has one, run apply.`,
+		Args: cobra.NoArgs,
+		RunE: r.run,
+	}
+	addPassphraseFlag(cmd, &r.pass)
+	return cmd
+}
+
+func newApplyCommand(g *globals) *cobra.Command {
+	r := &provisionRun{g: g}
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Converge a host that already has its CA with the config",
+		Long: `apply writes what differs from the config and leaves the rest alone, so a
+second run changes nothing. It needs the CA passphrase only when the server
+certificate must be issued again.`,
+		Args: cobra.NoArgs,
+		RunE: r.run,
+	}
+	addPassphraseFlag(cmd, &r.pass)
+	return cmd
+}
+
+func newPlanCommand(g *globals) *cobra.Command {
+	r := &provisionRun{g: g, planOnly: true}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print what apply would change, and change nothing",
+		Args:  cobra.NoArgs,
+		RunE:  r.run,
+	}
+	addPassphraseFlag(cmd, &r.pass)
+	return cmd
+}
+
+func (r *provisionRun) run(cmd *cobra.Command, _ []string) error {
+	ctx := cmd.Context()
+	cfg, err := r.g.loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	root, err := r.g.root()
+	if err != nil {
+		return err
+	}
+
+	res, err := provision.Build(ctx, provision.Options{
+		Config: cfg, Root: root, NewCA: r.newCA, Passphrase: r.pass.Get,
+	})
+	if err != nil {
+		return err
+	}
+	plan, err := change.Plan(ctx, root, res.Changes)
+	if err != nil {
+		return err
+	}
+	if err := r.g.printPlan(cmd.OutOrStdout(), plan); err != nil {
+		return err
+	}
+	if r.planOnly || r.g.dryRun {
+		return nil
+	}
+
+	if err := change.Apply(ctx, root, plan); err != nil {
+		return err
+	}
+	if r.newCA {
+		r.printInitSummary(cmd.ErrOrStderr(), res, plan)
+	}
+	return nil
+}
+
+func (r *provisionRun) printInitSummary(w io.Writer, res *provision.Result, plan []change.Planned) {
+	created := 0
+	for _, p := range plan {
+		if p.Action == change.Create {
+			created++
+		}
+	}
+	r.g.infof(w, "\ninit created %d files, directories and accounts under %s.", created, r.g.rootDir)
+	r.g.infof(w, "The CA key is at %s, encrypted with your passphrase. Keep it on removable", res.CAKey)
+	r.g.infof(w, "media, offline: only init and cert rotate need it.")
+	r.g.infof(w, "Next: garagectl cert status, then garagectl apply after each config change.")
+}
+
+// planEntry is one line of the plan in --output json.
+type planEntry struct {
+	Action  change.Action `json:"action"`
+	Kind    change.Kind   `json:"kind"`
+	Path    string        `json:"path"`
+	Owner   string        `json:"owner,omitempty"`
+	Group   string        `json:"group,omitempty"`
+	Mode    string        `json:"mode,omitempty"`
+	Reasons []string      `json:"reasons,omitempty"`
+}
+
+// printPlan prints the changing lines of plan, or every line with -v, and a
+// closing count. Unchanged lines with reasons, such as a finding on an
+// existing account, are always printed.
+func (g *globals) printPlan(w io.Writer, plan []change.Planned) error {
+	if g.output == "json" {
+		return printPlanJSON(w, plan)
+	}
+	if g.quiet {
+		return nil
+	}
+	counts := map[change.Action]int{}
+	for _, p := range plan {
+		counts[p.Action]++
+		if p.Action != change.Unchanged || g.verbose || len(p.Reasons) > 0 {
+			fmt.Fprintln(w, p.String())
+		}
+	}
+	if !change.Changed(plan) {
+		_, err := fmt.Fprintf(w, "nothing to change: %d items unchanged\n", counts[change.Unchanged])
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d to create, %d to update, %d unchanged\n",
+		counts[change.Create], counts[change.Update], counts[change.Unchanged])
+	return err
+}
+
+func printPlanJSON(w io.Writer, plan []change.Planned) error {
+	entries := make([]planEntry, 0, len(plan))
+	for _, p := range plan {
+		e := planEntry{Action: p.Action, Kind: p.Kind, Path: p.Path, Reasons: p.Reasons}
+		if p.Kind != change.Account {
+			e.Owner, e.Group, e.Mode = p.Owner, p.Group, fmt.Sprintf("%04o", p.Mode.Perm())
+		}
+		entries = append(entries, e)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(entries)
+}

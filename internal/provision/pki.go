@@ -1,0 +1,217 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"time"
+
+	"github.com/garagectl/garagectl/config"
+	"github.com/garagectl/garagectl/internal/change"
+	"github.com/garagectl/garagectl/internal/layout"
+	"github.com/garagectl/garagectl/pki"
+	"github.com/garagectl/garagectl/users"
+)
+
+// renewBefore is how long before expiry apply replaces the server
+// certificate, so that a host applied monthly never serves an expired one.
+const renewBefore = 30 * 24 * time.Hour
+
+func pkiChanges(o Options) ([]change.Change, bool, error) {
+	if o.NewCA {
+		out, err := newCAChanges(o)
+		return out, err == nil, err
+	}
+
+	caPEM, err := os.ReadFile(o.Root.Path(layout.CACert))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("no CA certificate at %s: run garagectl init first", layout.CACert)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read CA certificate: %w", err)
+	}
+	out := []change.Change{publicFile(layout.CACert, caPEM, "root")}
+
+	server, issued, err := currentOrNewServer(o)
+	if err != nil {
+		return nil, false, err
+	}
+	out = append(out, server...)
+
+	headers, err := caHeaders(o.Config, caPEM)
+	if err != nil {
+		return nil, false, err
+	}
+	return append(out, headers...), issued, nil
+}
+
+// newCAChanges makes the offline CA and the first server certificate.
+func newCAChanges(o Options) ([]change.Change, error) {
+	if err := checkNoCA(o); err != nil {
+		return nil, err
+	}
+	passphrase, err := o.Passphrase()
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.NewCA(caOptions(o))
+	if err != nil {
+		return nil, err
+	}
+	encrypted, err := pki.EncryptCAKey(ca, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := issueServer(o, ca)
+	if err != nil {
+		return nil, err
+	}
+
+	caPEM := ca.CertPEM()
+	off := o.Config.PKI.OfflineDir
+	out := []change.Change{
+		secretFile(path.Join(off, layout.OfflineCAKey), encrypted),
+		publicFile(path.Join(off, layout.OfflineCACert), caPEM, "root"),
+		publicFile(layout.CACert, caPEM, "root"),
+	}
+	out = append(out, serverFiles(issued.CertPEM, issued.KeyPEM)...)
+	headers, err := caHeaders(o.Config, caPEM)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, headers...), nil
+}
+
+// checkNoCA fails when the host or the offline directory already has a CA:
+// replacing it would lock out every device that trusts the old one.
+func checkNoCA(o Options) error {
+	for _, p := range []string{
+		layout.CACert,
+		path.Join(o.Config.PKI.OfflineDir, layout.OfflineCAKey),
+	} {
+		if _, err := os.Lstat(o.Root.Path(p)); err == nil {
+			return fmt.Errorf("%w at %s: init never replaces a CA; run garagectl apply to converge, or garagectl cert rotate", ErrCAExists, p)
+		}
+	}
+	if o.Root.Live() {
+		if _, err := os.Stat(o.Config.PKI.OfflineDir); err != nil {
+			return fmt.Errorf("offline CA directory %s: %w: mount the removable media there first", o.Config.PKI.OfflineDir, err)
+		}
+	}
+	return nil
+}
+
+func caOptions(o Options) pki.CAOptions {
+	cfg := o.Config
+	return pki.CAOptions{
+		Site:        cfg.Site,
+		DNSNames:    append(append([]string{}, cfg.Broker.Names...), cfg.Gate.Hostname),
+		IPAddresses: cfg.Broker.Addresses,
+		KeyType:     pki.KeyType(cfg.PKI.KeyType),
+		Validity:    cfg.PKI.CAValidity.Std(),
+		Now:         o.Now,
+	}
+}
+
+func issueServer(o Options, ca *pki.CA) (*pki.Issued, error) {
+	cfg := o.Config
+	return ca.IssueServer(pki.ServerOptions{
+		DNSNames:    cfg.Broker.Names,
+		IPAddresses: cfg.Broker.Addresses,
+		KeyType:     pki.KeyType(cfg.PKI.KeyType),
+		Validity:    cfg.PKI.ServerValidity.Std(),
+		Now:         o.Now,
+	})
+}
+
+// serverFiles are the broker's certificate and key. The key is readable by the
+// broker's group only: with it, anyone could pose as the broker to the relay.
+func serverFiles(certPEM, keyPEM []byte) []change.Change {
+	return []change.Change{
+		publicFile(layout.ServerCert, certPEM, users.Broker),
+		groupFile(layout.ServerKey, keyPEM, true),
+	}
+}
+
+// currentOrNewServer keeps the server certificate and key when they still
+// match the config and are far from expiry; otherwise it loads the offline CA
+// and issues new ones.
+func currentOrNewServer(o Options) ([]change.Change, bool, error) {
+	certPEM, certErr := os.ReadFile(o.Root.Path(layout.ServerCert))
+	keyPEM, keyErr := os.ReadFile(o.Root.Path(layout.ServerKey))
+	if certErr == nil && keyErr == nil {
+		if serverStillValid(o, certPEM, keyPEM) {
+			return serverFiles(certPEM, keyPEM), false, nil
+		}
+	}
+	issued, err := RotateServer(o)
+	if err != nil {
+		return nil, false, err
+	}
+	return serverFiles(issued.CertPEM, issued.KeyPEM), true, nil
+}
+
+// serverStillValid reports whether the server certificate matches the config,
+// is far enough from expiry and belongs to the key beside it.
+func serverStillValid(o Options, certPEM, keyPEM []byte) bool {
+	cfg := o.Config
+	reissue, _ := pki.ServerNeedsReissue(certPEM, cfg.Broker.Names, cfg.Broker.Addresses,
+		o.Now(), renewBefore)
+	if reissue {
+		return false
+	}
+	cert, err := pki.ParseCertificate(certPEM)
+	if err != nil {
+		return false
+	}
+	key, err := pki.ParsePrivateKey(keyPEM)
+	return err == nil && pki.KeyMatches(cert, key)
+}
+
+// LoadCA reads the offline CA certificate and key and decrypts the key.
+func LoadCA(o Options) (*pki.CA, error) {
+	off := o.Config.PKI.OfflineDir
+	certPEM, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCACert)))
+	if err != nil {
+		return nil, fmt.Errorf("read offline CA certificate: %w: mount the CA media at %s", err, off)
+	}
+	keyPEM, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCAKey)))
+	if err != nil {
+		return nil, fmt.Errorf("read offline CA key: %w: mount the CA media at %s", err, off)
+	}
+	passphrase, err := o.Passphrase()
+	if err != nil {
+		return nil, err
+	}
+	return pki.LoadCA(certPEM, keyPEM, passphrase)
+}
+
+// RotateServer issues a new server key and certificate with the offline CA.
+func RotateServer(o Options) (*pki.Issued, error) {
+	o.setDefaults()
+	ca, err := LoadCA(o)
+	if err != nil {
+		return nil, err
+	}
+	return issueServer(o, ca)
+}
+
+// RotateServerChanges returns the two file changes that swap in issued.
+func RotateServerChanges(issued *pki.Issued) []change.Change {
+	return serverFiles(issued.CertPEM, issued.KeyPEM)
+}
+
+// caHeaders renders the CA header of each device's firmware.
+func caHeaders(cfg *config.Config, caPEM []byte) ([]change.Change, error) {
+	var out []change.Change
+	for _, d := range cfg.Devices {
+		h, err := pki.ESP8266Header(caPEM, pki.HeaderOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("render CA header of %s: %w", d.Name, err)
+		}
+		out = append(out, publicFile(layout.DeviceCAHeader(d.Name), h, "root"))
+	}
+	return out, nil
+}
