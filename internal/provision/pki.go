@@ -153,8 +153,9 @@ func currentOrNewServer(o Options) ([]change.Change, bool, error) {
 	return serverFiles(issued.CertPEM, issued.KeyPEM), true, nil
 }
 
-// serverStillValid reports whether the server certificate matches the config,
-// is far enough from expiry and belongs to the key beside it.
+// serverStillValid reports whether the server certificate matches the config
+// (names, addresses and key type), is far enough from expiry and belongs to
+// the key beside it.
 func serverStillValid(o Options, certPEM, keyPEM []byte) bool {
 	cfg := o.Config
 	reissue, _ := pki.ServerNeedsReissue(certPEM, cfg.Broker.Names, cfg.Broker.Addresses,
@@ -162,11 +163,15 @@ func serverStillValid(o Options, certPEM, keyPEM []byte) bool {
 	if reissue {
 		return false
 	}
-	cert, err := pki.ParseCertificate(certPEM)
-	if err != nil {
+	infos, err := pki.Describe(certPEM)
+	if err != nil || infos[0].KeyType != pki.KeyType(cfg.PKI.KeyType) {
 		return false
 	}
 	key, err := pki.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return false
+	}
+	cert, err := pki.ParseCertificate(certPEM)
 	return err == nil && pki.KeyMatches(cert, key)
 }
 
