@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"github.com/garagectl/garagectl/broker"
 	"github.com/garagectl/garagectl/config"
 	"github.com/garagectl/garagectl/internal/change"
 	"github.com/garagectl/garagectl/internal/layout"
@@ -9,7 +10,7 @@ import (
 // Sizes of generated secrets, in random bytes. 32 bytes is 256 bits: far
 // beyond any online guessing, which the broker and gate rate-limit anyway.
 const (
-	passwordBytes  = 32
+	passwordBytes  = 32 // a phone's SOCKS5 password
 	tokenBytes     = 32
 	commandKeySize = 32 // HMAC-SHA256 key of a device's commands
 )
@@ -32,12 +33,13 @@ func mqttAccounts(cfg *config.Config) []string {
 
 func buildCredentials(o Options) (*credentials, error) {
 	c := &credentials{mqtt: map[string]string{}}
+	mqttPassword := func() (string, error) { return broker.GeneratePassword(o.Rand) }
 	password := func() (string, error) { return randomToken(o.Rand, passwordBytes) }
 	token := func() (string, error) { return randomToken(o.Rand, tokenBytes) }
 	key := func() (string, error) { return randomHex(o.Rand, commandKeySize) }
 
 	for _, name := range mqttAccounts(o.Config) {
-		cred, err := c.add(o, layout.MQTTPassword(name), password)
+		cred, err := c.add(o, layout.MQTTPassword(name), mqttPassword)
 		if err != nil {
 			return nil, err
 		}
