@@ -54,6 +54,7 @@ and ACLs, system users, and the files the gate and the relay firmware need.`,
 		newPlanCommand(g),
 		newConfigCommand(g),
 		newCertCommand(g),
+		newAuditCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

@@ -19,7 +19,7 @@ import (
 // certificate, so that a host applied monthly never serves an expired one.
 const renewBefore = 30 * 24 * time.Hour
 
-func pkiChanges(o Options) ([]change.Change, bool, error) {
+func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 	if o.NewCA {
 		out, err := newCAChanges(o)
 		return out, err == nil, err
@@ -34,7 +34,7 @@ func pkiChanges(o Options) ([]change.Change, bool, error) {
 	}
 	out := []change.Change{publicFile(layout.CACert, caPEM, "root")}
 
-	server, issued, err := currentOrNewServer(o)
+	server, issued, err := currentOrNewServer(o, res)
 	if err != nil {
 		return nil, false, err
 	}
@@ -137,14 +137,25 @@ func serverFiles(certPEM, keyPEM []byte) []change.Change {
 
 // currentOrNewServer keeps the server certificate and key when they still
 // match the config and are far from expiry; otherwise it loads the offline CA
-// and issues new ones.
-func currentOrNewServer(o Options) ([]change.Change, bool, error) {
+// and issues new ones. An audit keeps them either way and records a finding.
+func currentOrNewServer(o Options, res *Result) ([]change.Change, bool, error) {
 	certPEM, certErr := os.ReadFile(o.Root.Path(layout.ServerCert))
 	keyPEM, keyErr := os.ReadFile(o.Root.Path(layout.ServerKey))
 	if certErr == nil && keyErr == nil {
-		if serverStillValid(o, certPEM, keyPEM) {
+		reason := serverReissueReason(o, certPEM, keyPEM)
+		if reason == "" {
 			return serverFiles(certPEM, keyPEM), false, nil
 		}
+		if o.Audit {
+			res.Findings = append(res.Findings, fmt.Sprintf(
+				"%s: %s: run garagectl cert rotate", layout.ServerCert, reason))
+			return serverFiles(certPEM, keyPEM), false, nil
+		}
+	}
+	if o.Audit {
+		res.Findings = append(res.Findings, fmt.Sprintf(
+			"%s or %s is missing: run garagectl cert rotate", layout.ServerCert, layout.ServerKey))
+		return nil, false, nil
 	}
 	issued, err := RotateServer(o)
 	if err != nil {
@@ -153,26 +164,33 @@ func currentOrNewServer(o Options) ([]change.Change, bool, error) {
 	return serverFiles(issued.CertPEM, issued.KeyPEM), true, nil
 }
 
-// serverStillValid reports whether the server certificate matches the config
-// (names, addresses and key type), is far enough from expiry and belongs to
-// the key beside it.
-func serverStillValid(o Options, certPEM, keyPEM []byte) bool {
+// serverReissueReason returns why the server certificate must be issued
+// again: it no longer matches the config (names, addresses, key type), is
+// close to expiry, or does not belong to the key beside it. It returns "" for
+// a certificate to keep.
+func serverReissueReason(o Options, certPEM, keyPEM []byte) string {
 	cfg := o.Config
-	reissue, _ := pki.ServerNeedsReissue(certPEM, cfg.Broker.Names, cfg.Broker.Addresses,
+	reissue, reason := pki.ServerNeedsReissue(certPEM, cfg.Broker.Names, cfg.Broker.Addresses,
 		o.Now(), renewBefore)
 	if reissue {
-		return false
+		return reason
 	}
 	infos, err := pki.Describe(certPEM)
-	if err != nil || infos[0].KeyType != pki.KeyType(cfg.PKI.KeyType) {
-		return false
+	if err != nil {
+		return err.Error()
+	}
+	if infos[0].KeyType != pki.KeyType(cfg.PKI.KeyType) {
+		return fmt.Sprintf("key type %s, config wants %s", infos[0].KeyType, cfg.PKI.KeyType)
 	}
 	key, err := pki.ParsePrivateKey(keyPEM)
 	if err != nil {
-		return false
+		return err.Error()
 	}
 	cert, err := pki.ParseCertificate(certPEM)
-	return err == nil && pki.KeyMatches(cert, key)
+	if err != nil || !pki.KeyMatches(cert, key) {
+		return "the certificate does not belong to the key"
+	}
+	return ""
 }
 
 // LoadCA reads the offline CA certificate and key and decrypts the key.

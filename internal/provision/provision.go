@@ -24,6 +24,9 @@ type Options struct {
 	// NewCA makes a new offline CA, as init does. Build then fails with
 	// ErrCAExists when the host or the offline directory has one.
 	NewCA bool
+	// Audit builds the list without touching the CA: a server certificate
+	// that needs issuing again is kept as it is and named in Result.Findings.
+	Audit bool
 	// Passphrase returns the CA key passphrase. Build calls it only when it
 	// must write or read the CA key.
 	Passphrase func() ([]byte, error)
@@ -39,6 +42,8 @@ type Result struct {
 	CAKey string
 	// ServerIssued reports whether a new server certificate was made.
 	ServerIssued bool
+	// Findings lists what an Audit build found that no file change shows.
+	Findings []string
 }
 
 // ErrCAExists is returned by Build with NewCA when a CA is already there.
@@ -71,7 +76,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Changes = append(res.Changes, brokerFiles...)
 
-	pkiFiles, issued, err := pkiChanges(o)
+	pkiFiles, issued, err := pkiChanges(o, res)
 	if err != nil {
 		return nil, err
 	}

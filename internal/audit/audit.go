@@ -1,0 +1,83 @@
+// Package audit checks a host against its config and the threat model and
+// lists what differs, one finding per item, without changing anything.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/garagectl/garagectl/internal/change"
+	"github.com/garagectl/garagectl/internal/layout"
+	"github.com/garagectl/garagectl/internal/provision"
+)
+
+// Finding is one thing on the host that differs from what the config and the
+// threat model require.
+type Finding struct {
+	// Subject is the path or account the finding is about.
+	Subject string `json:"subject"`
+	Message string `json:"message"`
+}
+
+// String formats f as one line.
+func (f Finding) String() string { return f.Subject + ": " + f.Message }
+
+// Run compares the host under o.Root with o.Config. It never asks for the CA
+// passphrase: a server certificate that needs issuing again is a finding.
+func Run(ctx context.Context, o provision.Options) ([]Finding, error) {
+	o.Audit = true
+	o.NewCA = false
+	o.Passphrase = func() ([]byte, error) {
+		return nil, fmt.Errorf("audit never reads the CA key")
+	}
+	res, err := provision.Build(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := change.Plan(ctx, o.Root, res.Changes)
+	if err != nil {
+		return nil, err
+	}
+
+	findings := planFindings(plan)
+	for _, f := range res.Findings {
+		subject, msg, _ := strings.Cut(f, ": ")
+		findings = append(findings, Finding{Subject: subject, Message: msg})
+	}
+	return append(findings, offlineKeyFinding(o)...), nil
+}
+
+// planFindings turns every planned change into a finding: a missing item, an
+// item that differs, or a remark on an item that is otherwise kept.
+func planFindings(plan []change.Planned) []Finding {
+	var out []Finding
+	for _, p := range plan {
+		switch {
+		case p.Action == change.Create:
+			out = append(out, Finding{p.Path, fmt.Sprintf("%s is missing: run garagectl apply", p.Kind)})
+		case p.Action == change.Update:
+			out = append(out, Finding{p.Path, strings.Join(p.Reasons, ", ") + ": run garagectl apply"})
+		default:
+			for _, r := range p.Reasons {
+				out = append(out, Finding{p.Path, r})
+			}
+		}
+	}
+	return out
+}
+
+// offlineKeyFinding reports a CA key readable on the live host: the offline
+// media should be unplugged except during init and cert rotate.
+func offlineKeyFinding(o provision.Options) []Finding {
+	if !o.Root.Live() {
+		return nil
+	}
+	key := path.Join(o.Config.PKI.OfflineDir, layout.OfflineCAKey)
+	if _, err := os.Stat(key); err != nil {
+		return nil
+	}
+	return []Finding{{key, "the offline CA key is mounted on the host: unmount the media"}}
+}
