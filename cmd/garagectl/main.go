@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/garagectl/garagectl/config"
+	"github.com/garagectl/garagectl/firewall"
 )
 
 // Exit statuses.
@@ -72,7 +73,8 @@ func exitStatus(err error) int {
 	var ue usageError
 	var ce *config.Error
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, fs.ErrNotExist):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, fs.ErrNotExist),
+		errors.Is(err, firewall.ErrInvalidOptions):
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command"):
 		return exitUsage

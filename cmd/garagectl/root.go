@@ -55,6 +55,7 @@ and ACLs, system users, and the files the gate and the relay firmware need.`,
 		newConfigCommand(g),
 		newCertCommand(g),
 		newAuditCommand(g),
+		newFirewallCommand(g),
 		newVersionCommand(),
 	)
 	return cmd
