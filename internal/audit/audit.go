@@ -4,11 +4,13 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strings"
 
+	"github.com/garagectl/garagectl/firewall"
 	"github.com/garagectl/garagectl/internal/change"
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/provision"
@@ -47,7 +49,27 @@ func Run(ctx context.Context, o provision.Options) ([]Finding, error) {
 		subject, msg, _ := strings.Cut(f, ": ")
 		findings = append(findings, Finding{Subject: subject, Message: msg})
 	}
-	return append(findings, offlineKeyFinding(o)...), nil
+	findings = append(findings, offlineKeyFinding(o)...)
+	return append(findings, firewallFindings(ctx, o)...), nil
+}
+
+// firewallFindings compares the running kernel's table inet garagectl with
+// the config. Only a live host has a running kernel to ask.
+func firewallFindings(ctx context.Context, o provision.Options) []Finding {
+	if !o.Root.Live() {
+		return nil
+	}
+	subject := "table inet " + firewall.TableName
+	diff, err := firewall.Host{}.Diff(ctx, provision.FirewallOptions(o.Config))
+	switch {
+	case errors.Is(err, firewall.ErrNoTable):
+		return []Finding{{subject, "missing: run garagectl firewall apply"}}
+	case err != nil:
+		return []Finding{{subject, "cannot be read: " + err.Error()}}
+	case diff != "":
+		return []Finding{{subject, "differs from the config (" + diff + "): run garagectl firewall apply"}}
+	}
+	return nil
 }
 
 // planFindings turns every planned change into a finding: a missing item, an
