@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/garagectl/garagectl/config"
+	"github.com/garagectl/garagectl/firewall"
 	"github.com/garagectl/garagectl/internal/change"
 	"github.com/garagectl/garagectl/internal/provision"
 )
@@ -89,9 +91,19 @@ func (r *provisionRun) run(cmd *cobra.Command, _ []string) error {
 	if r.planOnly || r.g.dryRun {
 		return nil
 	}
+	if root.Live() {
+		if err := checkSSHKept(cfg); err != nil {
+			return err
+		}
+	}
 
 	if err := change.Apply(ctx, root, plan); err != nil {
 		return err
+	}
+	if root.Live() {
+		if err := provision.Activate(ctx, plan); err != nil {
+			return withHint(err, "the files are in place; check systemctl status garage-*")
+		}
 	}
 	if r.newCA {
 		r.printInitSummary(cmd.ErrOrStderr(), res, plan)
@@ -161,4 +173,15 @@ func printPlanJSON(w io.Writer, plan []change.Planned) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(entries)
+}
+
+// checkSSHKept rejects an apply whose firewall would refuse new SSH
+// connections from the address of this session.
+func checkSSHKept(cfg *config.Config) error {
+	remote, overSSH := sshClient()
+	if overSSH && firewall.WouldDropSSH(provision.FirewallOptions(cfg), remote) {
+		return withHint(usagef("the firewall would drop new SSH connections from %s, the address of this session",
+			remote.Addr()), "add it to network.ssh_from, or use garagectl firewall apply --force --confirm 60s")
+	}
+	return nil
 }

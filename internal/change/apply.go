@@ -10,7 +10,7 @@ import (
 // Apply carries out every planned change whose action is not Unchanged.
 //
 // Accounts and directories are made first, in plan order, so that the owners
-// of later files exist. Every file is then staged in full beside its target,
+// of later files exist. Symbolic links are made last. Every file is then staged in full beside its target,
 // and only when all are staged are they renamed into place. A failure before
 // that point removes the staged files and the directories this call created,
 // so the files on the host stay as they were. Accounts already created are
@@ -18,6 +18,7 @@ import (
 func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
 	var staged []*hostfs.Staged
 	var createdDirs []string
+	var links []Planned
 	defer func() {
 		if err == nil {
 			return
@@ -52,6 +53,8 @@ func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
 				return err
 			}
 			staged = append(staged, s)
+		case Symlink:
+			links = append(links, p)
 		}
 	}
 
@@ -62,6 +65,13 @@ func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
 		}
 	}
 	staged = nil
+
+	// Links go last, so that a unit is enabled only once its file is in place.
+	for _, l := range links {
+		if err := l.Do(ctx, root); err != nil {
+			return fmt.Errorf("apply link %s: %w", l.Path, err)
+		}
+	}
 	return nil
 }
 

@@ -59,7 +59,10 @@ type Planned struct {
 // String formats p as one plan line; it never contains secret content.
 func (p Planned) String() string {
 	s := fmt.Sprintf("%-9s %-7s %s", p.Action, p.Kind, p.Path)
-	if p.Kind != Account {
+	switch {
+	case p.Kind == Symlink && len(p.Content) > 0:
+		s += " -> " + string(p.Content)
+	case p.Kind != Account && p.Kind != Symlink:
 		s += fmt.Sprintf(" %s:%s %04o", p.Owner, p.Group, p.Mode.Perm())
 	}
 	for i, r := range p.Reasons {

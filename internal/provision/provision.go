@@ -82,6 +82,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.ServerIssued = issued
 	res.Changes = append(res.Changes, pkiFiles...)
+
+	unitFiles, err := unitChanges(o)
+	if err != nil {
+		return nil, err
+	}
+	res.Changes = append(res.Changes, unitFiles...)
+	if o.Root.Live() {
+		res.Changes = append(res.Changes, firewallChange(o))
+	}
 	return res, nil
 }
 
