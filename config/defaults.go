@@ -41,6 +41,19 @@ const (
 	// phone session cannot toggle the door or wear out the motor.
 	DefaultCooldown = Duration(10 * time.Second)
 
+	// DefaultGateMaxConnections and DefaultGateMaxConnectionsPerSource bound the
+	// sockets and goroutines that a connection flood on the SOCKS5 port can hold.
+	// One phone needs a few connections at most.
+	DefaultGateMaxConnections          = 64
+	DefaultGateMaxConnectionsPerSource = 8
+
+	// DefaultLockoutFailures, DefaultLockoutBase and DefaultLockoutMax slow down
+	// password guessing on the SOCKS5 port: five failures lock a source out for a
+	// minute, and each further lockout doubles up to an hour.
+	DefaultLockoutFailures = 5
+	DefaultLockoutBase     = Duration(time.Minute)
+	DefaultLockoutMax      = Duration(time.Hour)
+
 	// DefaultPulse is how long the relay stays closed, about one press of a wall button.
 	DefaultPulse = Duration(400 * time.Millisecond)
 
@@ -85,9 +98,14 @@ func Default() *Config {
 			ServerValidity: DefaultServerValidity,
 		},
 		Gate: Gate{
-			Listen:   netip.MustParseAddrPort(DefaultGateListen),
-			Hostname: DefaultGateHostname,
-			Cooldown: DefaultCooldown,
+			Listen:                  netip.MustParseAddrPort(DefaultGateListen),
+			Hostname:                DefaultGateHostname,
+			Cooldown:                DefaultCooldown,
+			MaxConnections:          DefaultGateMaxConnections,
+			MaxConnectionsPerSource: DefaultGateMaxConnectionsPerSource,
+			LockoutFailures:         DefaultLockoutFailures,
+			LockoutBase:             DefaultLockoutBase,
+			LockoutMax:              DefaultLockoutMax,
 		},
 	}
 }

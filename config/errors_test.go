@@ -188,6 +188,23 @@ func TestLoadRejects(t *testing.T) {
 			"4:13", []string{`duplicate phone name "phone1"`, "line 3, column 13"}},
 		{"phone without name", "gate:\n  phones:\n    - {}", "3:7",
 			[]string{"gate.phones[0]: the phone has no name"}},
+		{"allow_no_auth yes", "gate:\n  allow_no_auth: yes", "2:18",
+			[]string{"gate.allow_no_auth: expected true or false", `"yes"`}},
+		{"allow_no_auth number", "gate:\n  allow_no_auth: 1", "2:18",
+			[]string{"gate.allow_no_auth: expected true or false"}},
+		{"gate max_connections 0", "gate:\n  max_connections: 0", "2:20",
+			[]string{"gate.max_connections: 0 is too low"}},
+		{"per-source cap above total", "gate:\n  max_connections: 4\n  max_connections_per_source: 5",
+			"3:31", []string{"gate.max_connections_per_source: 5 is out of range", "1 to " +
+				"gate.max_connections (4)"}},
+		{"total cap below default per-source cap", "gate:\n  max_connections: 4", "2:20",
+			[]string{"gate.max_connections_per_source: 8 is out of range"}},
+		{"lockout_failures 0", "gate:\n  lockout_failures: 0", "2:21",
+			[]string{"gate.lockout_failures: 0 is too low"}},
+		{"lockout_base 0", "gate:\n  lockout_base: 0s", "2:17",
+			[]string{"gate.lockout_base: 0s is too short"}},
+		{"lockout_max below base", "gate:\n  lockout_base: 2h\n  lockout_max: 1h", "3:16",
+			[]string{"gate.lockout_max: 1h0m0s is shorter than gate.lockout_base 2h0m0s"}},
 
 		// Devices.
 		{"invalid device name", strings.Replace(minimalDevices, "relay1", "Relay1", 1), "2:11",
@@ -354,6 +371,8 @@ func TestLoadWarnings(t *testing.T) {
 			"/srv/ca is not under /media, /mnt or /run/media"},
 		{"no gate section", "site: garage", "1:1", "gate.phones is empty"},
 		{"no phones", "gate:\n  cooldown: 10s", "2:3", "gate.phones is empty"},
+		{"gate without SOCKS5 auth", "gate:\n  allow_no_auth: true\n  phones: [{name: p1}]",
+			"2:18", "gate.allow_no_auth: the SOCKS5 port accepts clients without a password"},
 		{"no devices", "devices: []", "1:10", "devices is empty"},
 	}
 	for _, tt := range tests {

@@ -91,6 +91,12 @@ func TestLoadExample(t *testing.T) {
 			Hostname: "garage.gate",
 			Cooldown: Duration(10 * time.Second),
 			Phones:   []Phone{{Name: "phone1"}},
+
+			MaxConnections:          64,
+			MaxConnectionsPerSource: 8,
+			LockoutFailures:         5,
+			LockoutBase:             Duration(time.Minute),
+			LockoutMax:              Duration(time.Hour),
 		},
 		Devices: []Device{{
 			Name:         "relay1",
@@ -163,6 +169,31 @@ gate:
 		if tt.got != tt.want {
 			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
 		}
+	}
+}
+
+func TestLoadGateKeys(t *testing.T) {
+	config := `gate:
+  allow_no_auth: true
+  max_connections: 16
+  max_connections_per_source: 4
+  lockout_failures: 3
+  lockout_base: 30s
+  lockout_max: 2h
+` + minimalBroker + minimalDevices
+	c, err := Load(writeFiles(t, config, testSecrets))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := Default().Gate
+	want.AllowNoAuth = true
+	want.MaxConnections = 16
+	want.MaxConnectionsPerSource = 4
+	want.LockoutFailures = 3
+	want.LockoutBase = Duration(30 * time.Second)
+	want.LockoutMax = Duration(2 * time.Hour)
+	if diff := cmp.Diff(want, c.Gate, compareNetip); diff != "" {
+		t.Errorf("Gate mismatch (-want +got):\n%s", diff)
 	}
 }
 

@@ -18,6 +18,8 @@ func (d *decoder) scalar(n *yaml.Node, ptr any, path string) bool {
 		var s string
 		d.decodeString(n, &s, path)
 		*p = KeyType(s)
+	case *bool:
+		d.decodeBool(n, p, path)
 	case *int:
 		d.decodeInt(n, p, path)
 	case *uint16:
@@ -60,6 +62,17 @@ func (d *decoder) decodeString(n *yaml.Node, p *string, path string) {
 		hint = fmt.Sprintf(": put it in quotes, as in \"%s\"", shorten(n.Value))
 	}
 	d.errorf(n, "%s: expected a string, got %s%s", path, describe(n), hint)
+}
+
+// decodeBool takes true or false. YAML 1.2 has no yes, no, on or off, so those are
+// strings and rejected.
+func (d *decoder) decodeBool(n *yaml.Node, p *bool, path string) {
+	if _, ok := d.text(n, path, "true or false", "!!bool"); !ok {
+		return
+	}
+	if err := n.Decode(p); err != nil {
+		d.errorf(n, "%s: expected true or false, got %s", path, describe(n))
+	}
 }
 
 func (d *decoder) decodeInt(n *yaml.Node, p *int, path string) {

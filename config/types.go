@@ -65,6 +65,22 @@ type Gate struct {
 	Hostname string         `yaml:"hostname"`
 	Cooldown Duration       `yaml:"cooldown"`
 	Phones   []Phone        `yaml:"phones"`
+
+	// AllowNoAuth lets SOCKS5 clients in without a username and password, for
+	// browsers such as Chromium that cannot send them. Such a client reaches only
+	// the gate's page and must sign in with a phone's token before it can trigger.
+	AllowNoAuth bool `yaml:"allow_no_auth"`
+
+	// MaxConnections caps the SOCKS5 connections open at once, and
+	// MaxConnectionsPerSource those from one IPv4 address or IPv6 /64.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+
+	// LockoutFailures failed SOCKS5 logins lock a source out for LockoutBase. Each
+	// further lockout of the same source doubles, up to LockoutMax.
+	LockoutFailures int      `yaml:"lockout_failures"`
+	LockoutBase     Duration `yaml:"lockout_base"`
+	LockoutMax      Duration `yaml:"lockout_max"`
 }
 
 // Phone is one phone allowed through the gate.

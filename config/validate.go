@@ -216,6 +216,14 @@ func (d *decoder) validateGate(c *Config) {
 			g.Cooldown, Duration(MinCooldown))
 	}
 
+	d.validateGateLimits(g)
+	if g.AllowNoAuth {
+		d.warnf(d.node(&g.AllowNoAuth), "gate.allow_no_auth: the SOCKS5 port accepts clients "+
+			"without a password: they reach only the gate's page and must sign in with a "+
+			"phone's token to trigger, but network.gate_from is then the only filter on "+
+			"who may try")
+	}
+
 	names := make([]string, len(g.Phones))
 	for i, p := range g.Phones {
 		names[i] = p.Name
@@ -227,6 +235,34 @@ func (d *decoder) validateGate(c *Config) {
 	if len(g.Phones) == 0 {
 		d.warnf(d.node(&g.Phones, g), "gate.phones is empty: the gate rejects every "+
 			"request until you add a phone")
+	}
+}
+
+// validateGateLimits checks the connection caps and the lockout of the SOCKS5 port.
+func (d *decoder) validateGateLimits(g *Gate) {
+	if g.MaxConnections < 1 {
+		d.errorf(d.node(&g.MaxConnections), "gate.max_connections: %d is too low: use at "+
+			"least 1, such as %d", g.MaxConnections, DefaultGateMaxConnections)
+	}
+	perSource := g.MaxConnectionsPerSource
+	if perSource < 1 || g.MaxConnections >= 1 && perSource > g.MaxConnections {
+		n := d.node(&g.MaxConnectionsPerSource, &g.MaxConnections)
+		d.errorf(n, "gate.max_connections_per_source: "+
+			"%d is out of range: use 1 to gate.max_connections (%d), such as %d",
+			g.MaxConnectionsPerSource, g.MaxConnections, DefaultGateMaxConnectionsPerSource)
+	}
+	if g.LockoutFailures < 1 {
+		d.errorf(d.node(&g.LockoutFailures), "gate.lockout_failures: %d is too low: use at "+
+			"least 1, such as %d", g.LockoutFailures, DefaultLockoutFailures)
+	}
+	if g.LockoutBase.Std() <= 0 {
+		d.errorf(d.node(&g.LockoutBase), "gate.lockout_base: %s is too short: use more "+
+			"than 0, such as %s", g.LockoutBase, DefaultLockoutBase)
+	}
+	if g.LockoutMax.Std() < g.LockoutBase.Std() {
+		d.errorf(d.node(&g.LockoutMax, &g.LockoutBase), "gate.lockout_max: %s is shorter "+
+			"than gate.lockout_base %s: use at least as much, such as %s",
+			g.LockoutMax, g.LockoutBase, DefaultLockoutMax)
 	}
 }
 
