@@ -20,7 +20,6 @@ const (
 	DefaultACLFile             = "/etc/garagectl/mosquitto/acl"
 	DefaultCertFile            = "/etc/garagectl/pki/server.crt"
 	DefaultKeyFile             = "/etc/garagectl/pki/server.key"
-	DefaultCAFile              = "/etc/garagectl/pki/ca.crt"
 	DefaultPersistenceLocation = "/var/lib/mosquitto/"
 )
 
@@ -50,11 +49,10 @@ type ConfigOptions struct {
 	MaxConnections int
 
 	// Absolute paths without whitespace, defaults [DefaultCertFile],
-	// [DefaultKeyFile], [DefaultCAFile], [DefaultPasswordFile],
+	// [DefaultKeyFile], [DefaultPasswordFile],
 	// [DefaultACLFile] and [DefaultPersistenceLocation].
 	CertFile            string
 	KeyFile             string
-	CAFile              string
 	PasswordFile        string
 	ACLFile             string
 	PersistenceLocation string
@@ -69,7 +67,6 @@ type configData struct {
 	MaxConnections      int
 	CertFile            string
 	KeyFile             string
-	CAFile              string
 	PasswordFile        string
 	ACLFile             string
 	PersistenceLocation string
@@ -143,7 +140,6 @@ func (d *configData) setPaths(opts ConfigOptions) error {
 	}{
 		{"certfile", &d.CertFile, opts.CertFile, DefaultCertFile},
 		{"keyfile", &d.KeyFile, opts.KeyFile, DefaultKeyFile},
-		{"cafile", &d.CAFile, opts.CAFile, DefaultCAFile},
 		{"password_file", &d.PasswordFile, opts.PasswordFile, DefaultPasswordFile},
 		{"acl_file", &d.ACLFile, opts.ACLFile, DefaultACLFile},
 		{"persistence_location", &d.PersistenceLocation, opts.PersistenceLocation, DefaultPersistenceLocation},

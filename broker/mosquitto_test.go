@@ -33,6 +33,7 @@ type testHub struct {
 	opts     ConfigOptions
 	identity brokerIdentity
 	roots    *x509.CertPool // trusts the test CA
+	caFile   string         // the test CA certificate, for openssl
 }
 
 // brokerIdentity is the account the test runs mosquitto as.
@@ -55,7 +56,6 @@ func newTestHub(t *testing.T, passwd, acl []byte) *testHub {
 		Port:                uint16(testutil.FreePort(t)),
 		CertFile:            filepath.Join(h.dir, "pki", "server.crt"),
 		KeyFile:             filepath.Join(h.dir, "pki", "server.key"),
-		CAFile:              filepath.Join(h.dir, "pki", "ca.crt"),
 		PasswordFile:        filepath.Join(h.dir, "mosquitto", "passwd"),
 		ACLFile:             filepath.Join(h.dir, "mosquitto", "acl"),
 		PersistenceLocation: filepath.Join(h.dir, "lib") + "/",
@@ -74,7 +74,8 @@ func newTestHub(t *testing.T, passwd, acl []byte) *testHub {
 	h.mkdir(t, "", 0o711, false)
 	h.mkdir(t, "pki", 0o750, true)
 	h.mkdir(t, "mosquitto", 0o750, true)
-	h.writeFile(t, h.opts.CAFile, pki.caPEM, 0o644)
+	h.caFile = filepath.Join(h.dir, "pki", "ca.crt")
+	h.writeFile(t, h.caFile, pki.caPEM, 0o644)
 	h.writeFile(t, h.opts.CertFile, pki.certPEM, 0o644)
 	h.writeFile(t, h.opts.KeyFile, pki.keyPEM, 0o640)
 	h.writeFile(t, h.opts.PasswordFile, passwd, PasswordFileMode)

@@ -97,7 +97,7 @@ func sClient(t *testing.T, openssl string, h *testHub, args ...string) (string, 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	base := []string{"s_client", "-brief", "-connect", h.addr(), "-servername", "localhost",
-		"-CAfile", h.opts.CAFile, "-verify_return_error"}
+		"-CAfile", h.caFile, "-verify_return_error"}
 	// stdin is empty, so s_client closes the connection after the handshake.
 	out, err := exec.CommandContext(ctx, openssl, append(base, args...)...).CombinedOutput()
 	return string(out), err

@@ -28,7 +28,7 @@ const brokerStartTimeout = 10 * time.Second
 // brokerPathOptions are the mosquitto.conf options whose value is a host
 // path. The test maps each one into the hub's root.
 var brokerPathOptions = []string{
-	"password_file", "acl_file", "persistence_location", "certfile", "keyfile", "cafile",
+	"password_file", "acl_file", "persistence_location", "certfile", "keyfile",
 }
 
 // broker is a mosquitto process started on a hub's generated config.
