@@ -26,6 +26,26 @@ import (
 // errors.As(err, new(*Error)) is true. Settings that are valid but likely a mistake go
 // to [Config.Warnings].
 func Load(path string) (*Config, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data, os.DirFS(filepath.Dir(path)))
+}
+
+// LoadWithoutSecrets is Load for a program that needs no secret, such as
+// garage-gate, whose sandbox hides secrets.yaml. It never reads secrets.yaml: a
+// value tagged !secret gets its Ref and an empty Value, and the checks of such
+// values are skipped. Inline secret values are checked as Load checks them.
+func LoadWithoutSecrets(path string) (*Config, error) {
+	data, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data, nil)
+}
+
+func readConfig(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read config: %w: write a commented example with "+
@@ -34,11 +54,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return parse(path, data, os.DirFS(filepath.Dir(path)))
+	return data, nil
 }
 
 // parse decodes and checks the config file contents. dir is the file's directory, where
-// secrets.yaml is looked up.
+// secrets.yaml is looked up, or nil to leave secrets.yaml unread.
 func parse(file string, data []byte, dir fs.FS) (*Config, error) {
 	c := Default()
 	c.File = file

@@ -197,6 +197,48 @@ func TestLoadGateKeys(t *testing.T) {
 	}
 }
 
+// garage-gate loads the config in a sandbox that hides secrets.yaml, so
+// LoadWithoutSecrets must never open it.
+func TestLoadWithoutSecrets(t *testing.T) {
+	path := writeFiles(t, string(Example()), "")
+	// A directory in place of secrets.yaml fails any attempt to read it.
+	if err := os.Mkdir(filepath.Join(filepath.Dir(path), SecretsFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadWithoutSecrets(path)
+	if err != nil {
+		t.Fatalf("LoadWithoutSecrets(example): %v", err)
+	}
+	got := []Secret{c.Devices[0].WiFiSSID, c.Devices[0].WiFiPassword}
+	want := []Secret{{Ref: "wifi_ssid"}, {Ref: "wifi_password"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("secrets mismatch (-want +got):\n%s", diff)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings = %v, want none", c.Warnings)
+	}
+}
+
+func TestLoadWithoutSecretsRejects(t *testing.T) {
+	tests := []struct {
+		name, config, want string
+	}{
+		{"inline password too short", strings.Replace(minimalDevices,
+			"!secret wifi_password", "short", 1), "must be 8 to 63 printable ASCII"},
+		{"password missing", strings.Replace(minimalDevices,
+			"    wifi_password: !secret wifi_password\n", "", 1), "wifi_password is missing"},
+		{"unknown key", "gate:\n  colldown: 10s\n" + minimalDevices, `unknown key "colldown"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadWithoutSecrets(writeFiles(t, minimalBroker+tt.config, ""))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("LoadWithoutSecrets error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoadNullKeepsDefault(t *testing.T) {
 	config := "site:\nbroker:\n  names: [hub.home.arpa]\n  port: ~\n" + minimalDevices
 	c, err := Load(writeFiles(t, config, testSecrets))

@@ -16,7 +16,7 @@ const SecretsFile = "secrets.yaml"
 
 // secretStore reads secrets.yaml on the first !secret and keeps its entries.
 type secretStore struct {
-	dir  fs.FS  // the config file's directory
+	dir  fs.FS  // the config file's directory, nil to leave secrets.yaml unread
 	path string // path of secrets.yaml, for messages
 
 	loaded  bool
@@ -30,6 +30,9 @@ type secretStore struct {
 // own position.
 func (d *decoder) lookupSecret(n *yaml.Node, path string) (string, bool) {
 	s := d.secrets
+	if s.skipped() {
+		return "", true
+	}
 	if !s.loaded {
 		s.loaded = true
 		d.loadSecrets()
@@ -53,6 +56,10 @@ func (d *decoder) lookupSecret(n *yaml.Node, path string) (string, bool) {
 	}
 	return value, ok
 }
+
+// skipped reports whether the store leaves secrets.yaml unread, for
+// LoadWithoutSecrets.
+func (s *secretStore) skipped() bool { return s.dir == nil }
 
 func (d *decoder) loadSecrets() {
 	s := d.secrets

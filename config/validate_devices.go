@@ -89,11 +89,13 @@ func (d *decoder) checkPulse(key string, dev *Device) {
 }
 
 // checkWiFi checks the Wi-Fi credentials of a device. Its messages never contain them.
+// A value that LoadWithoutSecrets left unread is checked only for its presence.
 func (d *decoder) checkWiFi(key string, dev *Device) {
+	unread := func(s Secret) bool { return d.secrets.skipped() && s.Ref != "" }
 	if !d.isSet(&dev.WiFiSSID) {
 		d.errorf(d.node(dev), "%s: wifi_ssid is missing: add wifi_ssid: !secret wifi_ssid "+
 			"and the network name to %s", key, SecretsFile)
-	} else if n := len(dev.WiFiSSID.Value); n < 1 || n > 32 {
+	} else if n := len(dev.WiFiSSID.Value); !unread(dev.WiFiSSID) && (n < 1 || n > 32) {
 		d.errorf(d.node(&dev.WiFiSSID), "%s.wifi_ssid: %s must be 1 to 32 bytes long, "+
 			"the limit of Wi-Fi network names", key, secretSource(dev.WiFiSSID))
 	}
@@ -104,7 +106,7 @@ func (d *decoder) checkWiFi(key string, dev *Device) {
 		return
 	}
 	n := d.node(&dev.WiFiPassword)
-	if !isWPAPassphrase(dev.WiFiPassword.Value) {
+	if !unread(dev.WiFiPassword) && !isWPAPassphrase(dev.WiFiPassword.Value) {
 		d.errorf(n, "%s.wifi_password: %s must be 8 to 63 printable ASCII characters or "+
 			"64 hex digits, as WPA2 requires", key, secretSource(dev.WiFiPassword))
 	}

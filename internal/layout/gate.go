@@ -1,8 +1,8 @@
 package layout
 
-// GateStateDir is where garage-gate keeps the last sequence number of each device
-// when systemd sets no $STATE_DIRECTORY. systemd's StateDirectory=garage-gate
-// names the same directory.
+// GateStateDir is the directory of the last sequence number of each device,
+// which garage-gate uses when systemd sets no $STATE_DIRECTORY. systemd's
+// StateDirectory=garage-gate names the same directory.
 const GateStateDir = "/var/lib/garage-gate"
 
 // GateMQTTCredential is the systemd credential name (LoadCredential=) under which
