@@ -14,3 +14,9 @@ var FS embed.FS
 //
 //go:embed mosquitto.conf.tmpl
 var Mosquitto string
+
+// FirmwareConfig is the template of a relay's garage_config.h, executed by
+// the firmware package.
+//
+//go:embed garage_config.h.tmpl
+var FirmwareConfig string
