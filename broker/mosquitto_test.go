@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -176,7 +175,7 @@ func (h *testHub) start(t *testing.T, conf []byte) *mosquittoProcess {
 type mosquittoProcess struct {
 	cancel context.CancelFunc
 	exited chan struct{}
-	output syncBuffer
+	output testutil.SyncBuffer
 }
 
 func startMosquitto(t *testing.T, id brokerIdentity, confPath, addr string) *mosquittoProcess {
@@ -232,25 +231,6 @@ func (p *mosquittoProcess) stop() string {
 	p.cancel()
 	<-p.exited
 	return p.output.String()
-}
-
-// syncBuffer is a bytes.Buffer that the process's output goroutine and the
-// test can use at the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testPKI is a CA and a server certificate for localhost and 127.0.0.1, in

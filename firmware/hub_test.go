@@ -180,7 +180,7 @@ func (h *hub) secret(t *testing.T, hostPath string) string {
 // broker is mosquitto started on a hub's generated config.
 type broker struct {
 	addr   string
-	log    syncBuffer
+	log    testutil.SyncBuffer
 	exited chan struct{}
 }
 
@@ -278,23 +278,4 @@ func waitFor(t *testing.T, what string, timeout time.Duration, exited <-chan str
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process's output and the test can use
-// at the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

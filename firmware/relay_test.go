@@ -239,7 +239,7 @@ func TestSignCommandVector(t *testing.T) {
 // relayProc is a running host build of the relay.
 type relayProc struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testutil.SyncBuffer
 	exited         chan struct{}
 }
 

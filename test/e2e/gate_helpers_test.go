@@ -100,7 +100,7 @@ func writeGateConfig(t *testing.T, h *hub, b *broker, s gateSettings) (path, lis
 type gateProc struct {
 	addr   string // SOCKS5 listen address
 	cmd    *exec.Cmd
-	log    syncBuffer
+	log    testutil.SyncBuffer
 	exited chan struct{}
 }
 

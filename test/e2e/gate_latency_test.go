@@ -158,7 +158,7 @@ func startMitmdump(t *testing.T, h *hub, b *broker, mitmdump string, p phoneSecr
 		"--set", "proxyauth=any", "--set", "connection_strategy=lazy",
 		"--set", "flow_detail=0", "--set", "termlog_verbosity=warn", "-s", addon)
 	cmd.Env = append(os.Environ(), "MITM_TRIGGER_CONFIG="+settingsPath)
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,7 +33,7 @@ var brokerPathOptions = []string{
 type broker struct {
 	addr   string // 127.0.0.1:port of the TLS listener
 	pid    int
-	log    syncBuffer // stdout and stderr of mosquitto
+	log    testutil.SyncBuffer // stdout and stderr of mosquitto
 	exited chan struct{}
 }
 
@@ -205,23 +203,4 @@ func (b *broker) signal(t *testing.T, sig syscall.Signal) {
 	if err := syscall.Kill(b.pid, sig); err != nil {
 		t.Fatalf("send %v to mosquitto (pid %d): %v", sig, b.pid, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that the process's output goroutine and the
-// test can use at the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
