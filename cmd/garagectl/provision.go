@@ -165,7 +165,7 @@ func printPlanJSON(w io.Writer, plan []change.Planned) error {
 	entries := make([]planEntry, 0, len(plan))
 	for _, p := range plan {
 		e := planEntry{Action: p.Action, Kind: p.Kind, Path: p.Path, Reasons: p.Reasons}
-		if p.Kind != change.Account {
+		if p.Kind == change.File || p.Kind == change.Dir {
 			e.Owner, e.Group, e.Mode = p.Owner, p.Group, fmt.Sprintf("%04o", p.Mode.Perm())
 		}
 		entries = append(entries, e)

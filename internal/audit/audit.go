@@ -77,6 +77,9 @@ func firewallFindings(ctx context.Context, o provision.Options) []Finding {
 func planFindings(plan []change.Planned) []Finding {
 	var out []Finding
 	for _, p := range plan {
+		if p.Kind == change.Ruleset {
+			continue // firewallFindings reports the table with its difference
+		}
 		switch {
 		case p.Action == change.Create:
 			out = append(out, Finding{p.Path, fmt.Sprintf("%s is missing: run garagectl apply", p.Kind)})

@@ -37,9 +37,9 @@ func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
 			return err
 		}
 		switch p.Kind {
-		case Account:
+		case Account, Ruleset:
 			if err := p.Do(ctx, root); err != nil {
-				return fmt.Errorf("apply account %s: %w", p.Path, err)
+				return fmt.Errorf("apply %s %s: %w", p.Kind, p.Path, err)
 			}
 		case Dir:
 			dirs, err := applyDir(root, p)

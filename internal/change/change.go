@@ -16,6 +16,8 @@ const (
 	File    Kind = "file"
 	Dir     Kind = "dir"
 	Account Kind = "account"
+	// Ruleset is the running kernel's firewall table.
+	Ruleset Kind = "ruleset"
 )
 
 // Action is what Apply does with a Change.
@@ -41,8 +43,9 @@ type Change struct {
 	// Secret marks content that must never be printed.
 	Secret bool
 
-	// Check and Do implement an Account change, which the users package
-	// builds; file and directory changes leave them nil.
+	// Check and Do implement the changes that are not files or directories:
+	// accounts, links and the firewall table. File and directory changes
+	// leave them nil.
 	Check func(ctx context.Context, root hostfs.Root) (Action, []string, error)
 	Do    func(ctx context.Context, root hostfs.Root) error
 }
@@ -62,7 +65,7 @@ func (p Planned) String() string {
 	switch {
 	case p.Kind == Symlink && len(p.Content) > 0:
 		s += " -> " + string(p.Content)
-	case p.Kind != Account && p.Kind != Symlink:
+	case p.Kind == File || p.Kind == Dir:
 		s += fmt.Sprintf(" %s:%s %04o", p.Owner, p.Group, p.Mode.Perm())
 	}
 	for i, r := range p.Reasons {

@@ -19,7 +19,7 @@ func Plan(ctx context.Context, root hostfs.Root, changes []Change) ([]Planned, e
 		p := Planned{Change: c}
 		var err error
 		switch c.Kind {
-		case Account, Symlink:
+		case Account, Symlink, Ruleset:
 			p.Action, p.Reasons, err = c.Check(ctx, root)
 		case File, Dir:
 			p.Action, p.Reasons, err = checkPath(root, c)

@@ -43,7 +43,7 @@ func unitChanges(o Options) ([]change.Change, error) {
 func firewallChange(o Options) change.Change {
 	opts := FirewallOptions(o.Config)
 	return change.Change{
-		Kind: change.Account,
+		Kind: change.Ruleset,
 		Path: "table inet " + firewall.TableName,
 		Check: func(ctx context.Context, _ hostfs.Root) (change.Action, []string, error) {
 			diff, err := firewall.Host{}.Diff(ctx, opts)
