@@ -45,8 +45,12 @@ func LoadWithoutSecrets(path string) (*Config, error) {
 	return parse(path, data, nil)
 }
 
+// MaxFileSize bounds the config file and secrets.yaml. Real ones are a few
+// kilobytes; the bound keeps a wrong path such as /dev/zero from filling memory.
+const MaxFileSize = 1 << 20
+
 func readConfig(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read config: %w: write a commented example with "+
 			"\"garagectl config example > %s\"", err, path)
@@ -146,4 +150,29 @@ func (c *Config) Device(name string) (*Device, bool) {
 		return nil, false
 	}
 	return &c.Devices[i], true
+}
+
+// readBounded reads a regular file of at most MaxFileSize bytes.
+// It checks the type before it opens the file, because opening a FIFO blocks.
+func readBounded(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes, too large for a config file", path, MaxFileSize)
+	}
+	return data, nil
 }

@@ -44,7 +44,7 @@ which keeps its clients connected.`,
 			return runRotate(cmd, g, &pass)
 		},
 	}
-	addPassphraseFlag(cmd, &pass)
+	addPassphraseFlag(cmd, &pass, g)
 	return cmd
 }
 

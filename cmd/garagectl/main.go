@@ -32,6 +32,12 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one ends the process the usual way,
+	// even if a step is stuck in a call that takes no context.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 
 	cmd := newRootCommand()
 	cmd.SetArgs(args)

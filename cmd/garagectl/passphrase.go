@@ -23,9 +23,11 @@ type passphraseSource struct {
 	// confirm asks twice at a prompt, for a new CA.
 	confirm bool
 	cached  []byte
+	g       *globals
 }
 
-func addPassphraseFlag(cmd *cobra.Command, src *passphraseSource) {
+func addPassphraseFlag(cmd *cobra.Command, src *passphraseSource, g *globals) {
+	src.g = g
 	cmd.Flags().StringVar(&src.file, "ca-passphrase-file", "",
 		"read the CA key passphrase from `file` (else $"+passphraseEnv+", else a prompt)")
 	src.cmd = cmd
@@ -49,6 +51,10 @@ func (s *passphraseSource) Get() ([]byte, error) {
 
 func (s *passphraseSource) read() ([]byte, error) {
 	if s.file != "" {
+		if fi, err := os.Stat(s.file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			s.g.warnf(s.cmd.ErrOrStderr(), "%s is readable by other users (mode %04o): run chmod 600 %s",
+				s.file, fi.Mode().Perm(), s.file)
+		}
 		return readPassphraseFile(s.file)
 	}
 	if v, ok := os.LookupEnv(passphraseEnv); ok {
@@ -57,14 +63,34 @@ func (s *passphraseSource) read() ([]byte, error) {
 	return s.prompt()
 }
 
+// maxPassphraseFile bounds what readPassphraseFile reads, so that a wrong
+// path such as /dev/zero fails at once instead of filling memory.
+const maxPassphraseFile = 4096
+
+// readPassphraseFile reads a passphrase from a regular file: one line, with
+// at most one final newline, which editors and echo add.
 func readPassphraseFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("read CA passphrase file: %w", err)}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, usagef("CA passphrase file %s is not a regular file", path)
+	}
+	if fi.Size() > maxPassphraseFile {
+		return nil, usagef("CA passphrase file %s is %d bytes, more than the %d a passphrase may have",
+			path, fi.Size(), maxPassphraseFile)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("read CA passphrase file: %w", err)}
 	}
-	// Editors and echo add a final newline that is not part of the passphrase.
 	data = bytes.TrimSuffix(data, []byte("\n"))
 	data = bytes.TrimSuffix(data, []byte("\r"))
+	if bytes.ContainsAny(data, "\r\n") {
+		return nil, usagef("CA passphrase file %s has more than one line: "+
+			"write the passphrase alone on one line", path)
+	}
 	return data, nil
 }
 

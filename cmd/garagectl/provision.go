@@ -33,7 +33,7 @@ existing CA: on a host that has one, run apply.`,
 		Args: cobra.NoArgs,
 		RunE: r.run,
 	}
-	addPassphraseFlag(cmd, &r.pass)
+	addPassphraseFlag(cmd, &r.pass, g)
 	return cmd
 }
 
@@ -48,7 +48,7 @@ certificate must be issued again.`,
 		Args: cobra.NoArgs,
 		RunE: r.run,
 	}
-	addPassphraseFlag(cmd, &r.pass)
+	addPassphraseFlag(cmd, &r.pass, g)
 	return cmd
 }
 
@@ -60,7 +60,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  r.run,
 	}
-	addPassphraseFlag(cmd, &r.pass)
+	addPassphraseFlag(cmd, &r.pass, g)
 	return cmd
 }
 

@@ -57,8 +57,8 @@ func checkPath(root hostfs.Root, c Change) (Action, []string, error) {
 		}
 	}
 	reasons = append(reasons, ownerReasons(root, c, fi)...)
-	if got := fi.Mode().Perm(); got != c.Mode.Perm() {
-		reasons = append(reasons, fmt.Sprintf("mode %04o, want %04o", got, c.Mode.Perm()))
+	if got := modeBits(fi.Mode()); got != modeBits(c.Mode) {
+		reasons = append(reasons, fmt.Sprintf("mode %04o, want %04o", got, modeBits(c.Mode)))
 	}
 	if len(reasons) == 0 {
 		return Unchanged, nil, nil
@@ -104,4 +104,21 @@ func sameContent(path string, want []byte) (bool, error) {
 		return false, err
 	}
 	return bytes.Equal(got, want), nil
+}
+
+// modeBits returns the permission bits of m with the setuid, setgid and sticky
+// bits in their octal places, as chmod writes them: a setuid bit on a unit or
+// a key must count as a difference.
+func modeBits(m fs.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	return bits
 }

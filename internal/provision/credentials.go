@@ -36,17 +36,45 @@ func loadOrGenerate(root hostfs.Root, p string, gen func() (string, error)) (cre
 	return credential{value: value, change: secretFile(p, []byte(value+"\n"))}, nil
 }
 
-// readSecretFile reads a credential file: the secret alone on one line.
+// minSecretLength is the shortest stored secret garagectl accepts: every
+// one it generates has at least 43 characters (32 random bytes), so a shorter
+// one was put there by hand and is easier to guess than the threat model allows.
+const minSecretLength = 32
+
+// maxSecretFile bounds a credential file, so that a wrong file cannot fill memory.
+const maxSecretFile = 4096
+
+// readSecretFile reads a credential file: the secret alone on one line, of
+// at least minSecretLength printable ASCII characters.
 func readSecretFile(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxSecretFile {
+		return "", fmt.Errorf("%s is not a regular file of at most %d bytes: "+
+			"move it away to generate a new secret", path, maxSecretFile)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
 	value := strings.TrimSuffix(string(data), "\n")
-	if value == "" || strings.ContainsAny(value, "\r\n") {
-		return "", fmt.Errorf("%s does not hold one secret on one line: delete it to generate a new one", path)
+	if len(value) < minSecretLength || !printableASCII(value) {
+		return "", fmt.Errorf("%s does not hold one secret of at least %d printable characters "+
+			"on one line: delete it to generate a new one, then apply and rebuild the firmware "+
+			"of any device that used it", path, minSecretLength)
 	}
 	return value, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func secretFile(p string, content []byte) change.Change {

@@ -25,14 +25,11 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 		return out, err == nil, err
 	}
 
-	caPEM, err := os.ReadFile(o.Root.Path(layout.CACert))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("no CA certificate at %s: run garagectl init first", layout.CACert)
-	}
+	caPEM, err := hostCACert(o)
 	if err != nil {
-		return nil, false, fmt.Errorf("read CA certificate: %w", err)
+		return nil, false, err
 	}
-	out := []change.Change{publicFile(layout.CACert, caPEM, "root")}
+	out := append(offlineChanges(o), publicFile(layout.CACert, caPEM, "root"))
 
 	server, issued, err := currentOrNewServer(o, res)
 	if err != nil {
@@ -45,6 +42,45 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 		return nil, false, err
 	}
 	return append(out, headers...), issued, nil
+}
+
+// hostCACert returns the CA certificate the host trusts. When the host's copy
+// is missing, as after an init that was stopped half-way, the copy in the
+// offline directory stands in, so that apply puts it back.
+func hostCACert(o Options) ([]byte, error) {
+	caPEM, err := os.ReadFile(o.Root.Path(layout.CACert))
+	if err == nil {
+		return caPEM, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	offline := path.Join(o.Config.PKI.OfflineDir, layout.OfflineCACert)
+	caPEM, offErr := os.ReadFile(o.Root.Path(offline))
+	if offErr == nil {
+		return caPEM, nil
+	}
+	return nil, fmt.Errorf("no CA certificate at %s or %s: run garagectl init on a new host, "+
+		"or mount the CA media at %s", layout.CACert, offline, o.Config.PKI.OfflineDir)
+}
+
+// offlineChanges keeps the offline directory's mode and files as init wrote
+// them while the media is mounted, so that a CA key made readable by others
+// is caught by audit and closed again by apply. It returns nothing while the
+// media is away.
+func offlineChanges(o Options) []change.Change {
+	off := o.Config.PKI.OfflineDir
+	if fi, err := os.Lstat(o.Root.Path(off)); err != nil || !fi.IsDir() {
+		return nil
+	}
+	out := []change.Change{dir(off, "root", "root", layout.ModePrivDir)}
+	if key, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCAKey))); err == nil {
+		out = append(out, secretFile(path.Join(off, layout.OfflineCAKey), key))
+	}
+	if cert, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCACert))); err == nil {
+		out = append(out, publicFile(path.Join(off, layout.OfflineCACert), cert, "root"))
+	}
+	return out
 }
 
 // newCAChanges makes the offline CA and the first server certificate.
@@ -72,6 +108,8 @@ func newCAChanges(o Options) ([]change.Change, error) {
 	caPEM := ca.CertPEM()
 	off := o.Config.PKI.OfflineDir
 	out := []change.Change{
+		// The offline directory is normally a mount point of removable media.
+		dir(off, "root", "root", layout.ModePrivDir),
 		secretFile(path.Join(off, layout.OfflineCAKey), encrypted),
 		publicFile(path.Join(off, layout.OfflineCACert), caPEM, "root"),
 		publicFile(layout.CACert, caPEM, "root"),

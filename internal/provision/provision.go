@@ -133,8 +133,6 @@ func directories(cfg *config.Config) []change.Change {
 		dir(layout.PhoneCredDir, "root", "root", layout.ModePrivDir),
 		dir(layout.DeviceKeyDir, "root", "root", layout.ModePrivDir),
 		dir(layout.BrokerStateDir, users.Broker, users.Broker, layout.ModePrivDir),
-		// The offline directory is normally a mount point of removable media.
-		dir(cfg.PKI.OfflineDir, "root", "root", layout.ModePrivDir),
 	}
 	for _, d := range cfg.Devices {
 		out = append(out, dir(path.Dir(layout.DeviceCAHeader(d.Name)), "root", "root", layout.ModePublicDir))
