@@ -58,6 +58,13 @@ func runRotate(cmd *cobra.Command, g *globals, pass *passphraseSource) error {
 	if err != nil {
 		return err
 	}
+	if !g.dryRun {
+		unlock, err := root.Lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	issued, err := provision.RotateServer(provision.Options{
 		Config: cfg, Root: root, Passphrase: pass.Get,
 	})

@@ -74,6 +74,13 @@ func (r *provisionRun) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if !r.planOnly && !r.g.dryRun {
+		unlock, err := root.Lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 
 	res, err := provision.Build(ctx, provision.Options{
 		Config: cfg, Root: root, NewCA: r.newCA, Passphrase: r.pass.Get,

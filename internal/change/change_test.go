@@ -165,3 +165,20 @@ func TestPlannedStringHidesSecret(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+// A symbolic link above a managed path used to lead writes out of --root.
+func TestPlanRejectsSymlinkedParent(t *testing.T) {
+	root := newRoot(t)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, root.Path("/etc")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Plan(t.Context(), root, sampleChanges())
+	if err == nil {
+		t.Fatal("Plan accepted /etc as a symbolic link out of the root")
+	}
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != 0 {
+		t.Errorf("files written outside the root: %v", entries)
+	}
+}

@@ -18,6 +18,11 @@ func Plan(ctx context.Context, root hostfs.Root, changes []Change) ([]Planned, e
 	for _, c := range changes {
 		p := Planned{Change: c}
 		var err error
+		if c.Kind == File || c.Kind == Dir || c.Kind == Symlink {
+			if err := root.CheckParents(c.Path); err != nil {
+				return nil, fmt.Errorf("plan %s %s: %w", c.Kind, c.Path, err)
+			}
+		}
 		switch c.Kind {
 		case Account, Symlink, Ruleset:
 			p.Action, p.Reasons, err = c.Check(ctx, root)

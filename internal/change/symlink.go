@@ -2,6 +2,8 @@ package change
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,8 +116,10 @@ func (l symlinkChange) create(_ context.Context, root hostfs.Root) error {
 	if _, err := hostfs.MkdirAll(dir, 0, 0, 0o755); err != nil {
 		return fmt.Errorf("create link %s: %w", l.path, err)
 	}
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp-link")
-	_ = os.Remove(tmp)
+	tmp, err := tempLinkName(dir, filepath.Base(path))
+	if err != nil {
+		return fmt.Errorf("create link %s: %w", l.path, err)
+	}
 	if err := os.Symlink(l.target, tmp); err != nil {
 		return fmt.Errorf("create link %s: %w", l.path, err)
 	}
@@ -152,4 +156,14 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// tempLinkName returns an unused name beside the link to create, random so
+// that two runs never build their links under the same name.
+func tempLinkName(dir, base string) (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "."+base+".tmp-link-"+hex.EncodeToString(b)), nil
 }

@@ -2,6 +2,7 @@ package hostfs
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -48,4 +49,28 @@ func (r Root) HostPath(p string) string {
 		return p
 	}
 	return filepath.Join("/", rel)
+}
+
+// CheckParents returns an error when a directory between r and the host path
+// p is a symbolic link. Under --root such a link would resolve against the
+// running host, so a write meant for the tree would land outside it. The live
+// host has no such boundary, so there every path passes.
+func (r Root) CheckParents(p string) error {
+	if r.Live() {
+		return nil
+	}
+	dir := r.dir
+	parts := strings.Split(strings.Trim(filepath.Join("/", p), "/"), "/")
+	for _, part := range parts[:len(parts)-1] {
+		dir = filepath.Join(dir, part)
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return nil // missing from here on: nothing to follow
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link: under --root garagectl writes only "+
+				"through real directories, so replace it with a directory", r.HostPath(dir))
+		}
+	}
+	return nil
 }
