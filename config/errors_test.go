@@ -292,6 +292,8 @@ func TestLoadSecrets(t *testing.T) {
 		{"ssid too long", "wifi_ssid: " + longSSID + "\nwifi_password: pass-7f3a9c-e41d\n",
 			[]wantError{{"garage.yaml", "4:16",
 				[]string{`the secrets.yaml entry "wifi_ssid" must be 1 to 32 bytes long`}}}},
+		{"ssid with NUL", "wifi_ssid: \"ssid\\0-7f3a9c\"\nwifi_password: pass-7f3a9c-e41d\n",
+			[]wantError{{"garage.yaml", "4:16", []string{"contains a control character"}}}},
 		{"ssid empty", "wifi_ssid:\nwifi_password: pass-7f3a9c-e41d\n",
 			[]wantError{{"garage.yaml", "4:16", []string{"must be 1 to 32 bytes long"}}}},
 		{"password too short", "wifi_ssid: ssid-7f3a9c\nwifi_password: " + shortPass + "\n",

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // gateAccount is the broker account of garage-gate. Device names are account names too,
@@ -98,6 +99,11 @@ func (d *decoder) checkWiFi(key string, dev *Device) {
 	} else if n := len(dev.WiFiSSID.Value); !unread(dev.WiFiSSID) && (n < 1 || n > 32) {
 		d.errorf(d.node(&dev.WiFiSSID), "%s.wifi_ssid: %s must be 1 to 32 bytes long, "+
 			"the limit of Wi-Fi network names", key, secretSource(dev.WiFiSSID))
+	} else if strings.ContainsFunc(dev.WiFiSSID.Value, unicode.IsControl) {
+		// The firmware passes the name to the Wi-Fi stack as a C string, so a
+		// NUL would cut it short and other control characters are surely typos.
+		d.errorf(d.node(&dev.WiFiSSID), "%s.wifi_ssid: %s contains a control character "+
+			"such as NUL or a newline: write the network name without it", key, secretSource(dev.WiFiSSID))
 	}
 
 	if !d.isSet(&dev.WiFiPassword) {

@@ -39,7 +39,7 @@ prints one line per finding and changes nothing.`,
 				return err
 			}
 			if len(findings) > 0 {
-				return fmt.Errorf("%w: %d findings", errFindings, len(findings))
+				return fmt.Errorf("%w: %d finding(s)", errFindings, len(findings))
 			}
 			return nil
 		},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/garagectl/garagectl/config"
 	"github.com/garagectl/garagectl/firewall"
+	"github.com/garagectl/garagectl/pki"
 )
 
 // Exit statuses.
@@ -95,5 +96,12 @@ func printError(w io.Writer, err error) {
 		for _, h := range he.hints {
 			fmt.Fprintf(w, "hint: %s\n", h)
 		}
+	}
+	var ce *pki.ConstraintError
+	if errors.As(err, &ce) {
+		fmt.Fprintln(w, "hint: the CA's name constraints hold the broker names and addresses of the")
+		fmt.Fprintln(w, "hint: config at init; to serve another one, make a new CA: move")
+		fmt.Fprintln(w, "hint: /etc/garagectl/pki/ca.crt and the offline ca.key aside, run garagectl init,")
+		fmt.Fprintln(w, "hint: then build and flash every relay's firmware again")
 	}
 }

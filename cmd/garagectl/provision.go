@@ -84,9 +84,14 @@ func (r *provisionRun) run(cmd *cobra.Command, _ []string) error {
 
 	res, err := provision.Build(ctx, provision.Options{
 		Config: cfg, Root: root, NewCA: r.newCA, Passphrase: r.pass.Get,
+		// A plan needs no CA key: a certificate to issue again is a note.
+		NoCAKey: !r.newCA && (r.planOnly || r.g.dryRun),
 	})
 	if err != nil {
 		return err
+	}
+	for _, f := range res.Findings {
+		r.g.warnf(cmd.ErrOrStderr(), "%s", f)
 	}
 	plan, err := change.Plan(ctx, root, res.Changes)
 	if err != nil {

@@ -184,15 +184,15 @@ func currentOrNewServer(o Options, res *Result) ([]change.Change, bool, error) {
 		if reason == "" {
 			return serverFiles(certPEM, keyPEM), false, nil
 		}
-		if o.Audit {
+		if o.NoCAKey {
 			res.Findings = append(res.Findings, fmt.Sprintf(
-				"%s: %s: run garagectl cert rotate", layout.ServerCert, reason))
+				"%s: %s: apply or cert rotate issues a new one", layout.ServerCert, reason))
 			return serverFiles(certPEM, keyPEM), false, nil
 		}
 	}
-	if o.Audit {
+	if o.NoCAKey {
 		res.Findings = append(res.Findings, fmt.Sprintf(
-			"%s or %s is missing: run garagectl cert rotate", layout.ServerCert, layout.ServerKey))
+			"%s or %s is missing: apply or cert rotate issues a new one", layout.ServerCert, layout.ServerKey))
 		return nil, false, nil
 	}
 	issued, err := RotateServer(o)

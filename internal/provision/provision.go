@@ -24,9 +24,10 @@ type Options struct {
 	// NewCA makes a new offline CA, as init does. Build then fails with
 	// ErrCAExists when the host or the offline directory has one.
 	NewCA bool
-	// Audit builds the list without touching the CA: a server certificate
-	// that needs issuing again is kept as it is and named in Result.Findings.
-	Audit bool
+	// NoCAKey builds the list without reading the CA key, for audit, plan
+	// and --dry-run: a server certificate that needs issuing again is kept
+	// as it is and named in Result.Findings.
+	NoCAKey bool
 	// Passphrase returns the CA key passphrase. Build calls it only when it
 	// must write or read the CA key.
 	Passphrase func() ([]byte, error)
@@ -42,7 +43,7 @@ type Result struct {
 	CAKey string
 	// ServerIssued reports whether a new server certificate was made.
 	ServerIssued bool
-	// Findings lists what an Audit build found that no file change shows.
+	// Findings lists what a NoCAKey build found that no file change shows.
 	Findings []string
 }
 
