@@ -3,6 +3,8 @@ package change
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/garagectl/garagectl/internal/hostfs"
 )
@@ -10,11 +12,13 @@ import (
 // Apply carries out every planned change whose action is not Unchanged.
 //
 // Accounts and directories are made first, in plan order, so that the owners
-// of later files exist. Symbolic links are made last. Every file is then staged in full beside its target,
-// and only when all are staged are they renamed into place. A failure before
-// that point removes the staged files and the directories this call created,
-// so the files on the host stay as they were. Accounts already created are
-// kept; creating them again is a no-op.
+// of later files exist. Every file is then staged in full beside its target,
+// and only when all are staged are they renamed into place; symbolic links
+// come last. A failure before the renames removes the staged files and the
+// directories this call created, so the files on the host stay as they were.
+// Accounts already created are kept; creating them again is a no-op. The
+// caller holds the root's lock (hostfs.Root.Lock), because Apply also removes
+// the temporary files of an earlier run that was killed.
 func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
 	var staged []*hostfs.Staged
 	var createdDirs []string
@@ -29,6 +33,7 @@ func Apply(ctx context.Context, root hostfs.Root, plan []Planned) (err error) {
 		hostfs.RemoveDirs(createdDirs)
 	}()
 
+	removeStaleTemps(root, plan)
 	for _, p := range plan {
 		if p.Action == Unchanged {
 			continue
@@ -92,4 +97,20 @@ func stageFile(root hostfs.Root, p Planned) (*hostfs.Staged, error) {
 		return nil, fmt.Errorf("apply file %s: %w", p.Path, err)
 	}
 	return hostfs.Stage(root.Path(p.Path), p.Content, uid, gid, p.Mode)
+}
+
+// removeStaleTemps deletes temporary files that a run killed between Stage
+// and Commit left beside the planned files. The caller holds the root's lock,
+// so no other run is writing them.
+func removeStaleTemps(root hostfs.Root, plan []Planned) {
+	for _, p := range plan {
+		if p.Kind != File {
+			continue
+		}
+		target := root.Path(p.Path)
+		stale, _ := filepath.Glob(filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*"))
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
 }

@@ -182,3 +182,32 @@ func TestPlanRejectsSymlinkedParent(t *testing.T) {
 		t.Errorf("files written outside the root: %v", entries)
 	}
 }
+
+// A run killed between staging and renaming used to leave its temporary
+// copies, secrets among them, beside the targets for good.
+func TestApplyRemovesStaleTemps(t *testing.T) {
+	ctx := t.Context()
+	root := newRoot(t)
+	plan, err := Plan(ctx, root, sampleChanges())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(ctx, root, plan); err != nil {
+		t.Fatal(err)
+	}
+	stale := root.Path("/etc/app/.b.key.tmp-123456")
+	if err := os.WriteFile(stale, []byte("b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	plan, err = Plan(ctx, root, sampleChanges())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(ctx, root, plan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+}
