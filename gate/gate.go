@@ -49,7 +49,8 @@ type Options struct {
 	// from a root.
 	Root        hostfs.Root
 	Credentials credentials.Source
-	// StateDir holds the sequence numbers; see StateDir.
+	// StateDir holds the sequence numbers and the ends of the cooldowns; see
+	// StateDir.
 	StateDir string
 	Logger   *slog.Logger
 
@@ -152,9 +153,14 @@ func newMQTT(o Options, devices []string) (*mqttclient.Client, error) {
 	}), nil
 }
 
-// newTrigger returns the trigger with its sequence store.
-func newTrigger(o Options, keys map[string][]byte, pub trigger.Publisher) (*trigger.Trigger, error) {
-	store, err := sequence.Open(o.StateDir)
+// newTrigger returns the trigger with its store of sequence numbers and
+// cooldowns. Each sequence number goes above the last one that the relay
+// reported on its retained state topic.
+// NOTE: a trigger between the broker connection and the arrival of that report
+// gets only the persisted number, so a lost sequence file can still cost one
+// trigger, rejected as a replay, until the report arrives.
+func newTrigger(o Options, keys map[string][]byte, mqtt *mqttclient.Client) (*trigger.Trigger, error) {
+	store, err := sequence.Open(o.StateDir, o.Logger.With("component", "sequence"))
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +168,13 @@ func newTrigger(o Options, keys map[string][]byte, pub trigger.Publisher) (*trig
 	if o.Cooldown != nil {
 		cooldown = *o.Cooldown
 	}
-	return trigger.New(trigger.Config{Keys: keys, Cooldown: cooldown}, store, pub)
+	cfg := trigger.Config{
+		Keys:         keys,
+		Cooldown:     cooldown,
+		RelayLastSeq: mqtt.LastSeq,
+		Logger:       o.Logger.With("component", "trigger"),
+	}
+	return trigger.New(cfg, store, mqtt)
 }
 
 // ownHosts returns the Host header values of the gate's page: the virtual host,

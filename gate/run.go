@@ -33,6 +33,7 @@ type service struct {
 	log     *slog.Logger
 	mqtt    *mqttclient.Client
 	trigger *trigger.Trigger
+	web     *web.Handler
 	http    *http.Server
 	tunnel  *tunnel.Listener[web.Peer]
 	socks   *socks.Server
@@ -79,7 +80,7 @@ func newService(o Options) (*service, error) {
 	if s.trigger, err = newTrigger(o, keys, s.mqtt); err != nil {
 		return nil, err
 	}
-	handler := web.NewHandler(web.Config{
+	s.web = web.NewHandler(web.Config{
 		Hosts:   ownHosts(o.Config.Gate),
 		Phones:  phones,
 		Signer:  signer,
@@ -87,7 +88,7 @@ func newService(o Options) (*service, error) {
 		Status:  s.mqtt,
 		Logger:  o.Logger.With("component", "web"),
 	})
-	s.http = newHTTPServer(handler, o.Logger)
+	s.http = newHTTPServer(s.web, o.Logger)
 	if s.socks, err = newSOCKS(o, phones); err != nil {
 		return nil, err
 	}
@@ -177,6 +178,7 @@ func (s *service) drain() {
 		s.log.Warn("requests still open after the drain timeout: closing them", "error", err)
 		s.http.Close()
 	}
+	s.web.FlushLogs()
 	if err := s.trigger.Close(ctx); err != nil {
 		s.log.Warn("triggers still in flight after the drain timeout", "error", err)
 	}

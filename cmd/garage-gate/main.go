@@ -9,8 +9,8 @@
 //
 // Secrets come from $CREDENTIALS_DIRECTORY when systemd sets it, else from
 // /var/lib/garagectl under the root. The gate never reads secrets.yaml, which
-// holds only the relays' Wi-Fi credentials. The sequence numbers go to
-// $STATE_DIRECTORY, else to /var/lib/garage-gate under the root.
+// holds only the relays' Wi-Fi credentials. The sequence numbers and the ends of
+// the cooldowns go to $STATE_DIRECTORY, else to /var/lib/garage-gate under the root.
 package main
 
 import (

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 )
 
 // Format constants.
@@ -31,6 +32,11 @@ const (
 
 	macHexLen = 2 * sha256.Size
 )
+
+// ClockWindow is how far a command's ts may be behind or ahead of the relay's
+// clock, as GARAGE_CLOCK_WINDOW in the firmware. A command that the broker
+// delivers late is therefore still accepted until its ts is this far behind.
+const ClockWindow = 30 * time.Second
 
 // ErrMalformed is wrapped by every error of Parse.
 var ErrMalformed = errors.New("malformed command")

@@ -40,6 +40,31 @@ func TestBoardRecord(t *testing.T) {
 	}
 }
 
+func TestLastSeq(t *testing.T) {
+	c := New(Config{Address: "127.0.0.1:1", ClientID: "test", Devices: []string{"relay1", "relay2", "relay3"}})
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	c.board.record("garage/relay1/state", []byte("v1 idle 41 replay"), now)
+	c.board.record("garage/relay2/state", []byte("v1 idle forty ok"), now)
+	tests := []struct {
+		device string
+		seq    uint64
+		ok     bool
+	}{
+		{"relay1", 41, true},
+		{"relay2", 0, false}, // unreadable report
+		{"relay3", 0, false}, // no report yet
+		{"relay9", 0, false}, // not followed
+	}
+	for _, tt := range tests {
+		t.Run(tt.device, func(t *testing.T) {
+			seq, ok := c.LastSeq(tt.device)
+			if diff := cmp.Diff([]any{tt.seq, tt.ok}, []any{seq, ok}); diff != "" {
+				t.Errorf("LastSeq mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestSplitTopic(t *testing.T) {
 	tests := []struct {
 		topic, device, kind string

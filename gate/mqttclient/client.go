@@ -10,6 +10,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/garagectl/garagectl/gate/command"
 )
 
 // ErrNotConnected is returned by Publish when the connection to the broker is not
@@ -135,6 +137,21 @@ func (c *Client) Connected() bool { return c.paho.IsConnectionOpen() }
 // Status returns the last reports of device, and false for a device that the
 // client does not follow.
 func (c *Client) Status(device string) (DeviceStatus, bool) { return c.board.get(device) }
+
+// LastSeq returns the last sequence number that device reported accepting in
+// its state report, and false before a readable report arrived. The broker
+// sends the retained report right after the client subscribes, on each connect.
+func (c *Client) LastSeq(device string) (uint64, bool) {
+	st, ok := c.board.get(device)
+	if !ok || !st.State.Known() {
+		return 0, false
+	}
+	s, err := command.ParseState([]byte(st.State.Value))
+	if err != nil {
+		return 0, false
+	}
+	return s.LastSeq, true
+}
 
 // Publish sends payload to topic with QoS 1, not retained, and returns when the
 // broker acknowledged it (PUBACK) or ctx ends. It returns ErrNotConnected at once

@@ -8,8 +8,9 @@
 //
 // An open SOCKS5 port is what scanners probe, so the server also bounds what an
 // unauthenticated client can cost. It sets a deadline for the whole handshake and
-// for each read, caps concurrent connections overall and per source, locks a
-// source out after repeated failed logins and rate-limits log lines per source.
+// for each read, caps concurrent connections overall, per source and without
+// authentication, locks a source out after repeated failed logins and
+// rate-limits log lines per source.
 //
 // A source is an IPv4 address or an IPv6 /64 prefix, because one IPv6 host can use
 // any address of its /64.

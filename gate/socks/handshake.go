@@ -48,6 +48,7 @@ type clientConn struct {
 	nc       net.Conn
 	src      netip.AddrPort
 	key      netip.Prefix
+	noAuth   bool // holds a slot of MaxNoAuthConns until the connection ends
 	deadline time.Time
 	in       [maxMessage]byte
 	out      [10]byte
@@ -115,29 +116,34 @@ func (c *clientConn) negotiate() (byte, error) {
 	if err != nil {
 		return 0, err
 	}
-	method := c.chooseMethod(methods)
+	method, reason := c.chooseMethod(methods)
 	if err := c.send(socksVersion, method); err != nil {
 		return 0, err
 	}
-	if method == methodNoAcceptable {
-		return 0, rejectNoMethod(methods)
+	if reason != nil {
+		return 0, reason
 	}
 	return method, nil
 }
 
 // chooseMethod prefers username/password, so that a client with credentials is
 // known by its account. It picks no authentication only when the config allows
-// it and the source is not locked out.
-func (c *clientConn) chooseMethod(offered []byte) byte {
+// it, the source is not locked out and a slot of MaxNoAuthConns is free. With
+// methodNoAcceptable it returns the reason.
+func (c *clientConn) chooseMethod(offered []byte) (byte, error) {
 	cfg := &c.srv.cfg
 	if cfg.Authenticate != nil && bytes.IndexByte(offered, methodUserPass) >= 0 {
-		return methodUserPass
+		return methodUserPass, nil
 	}
-	if cfg.AllowNoAuth && bytes.IndexByte(offered, methodNoAuth) >= 0 &&
-		!c.srv.tracker.lockedOut(c.key) {
-		return methodNoAuth
+	if !cfg.AllowNoAuth || bytes.IndexByte(offered, methodNoAuth) < 0 ||
+		c.srv.tracker.lockedOut(c.key) {
+		return methodNoAcceptable, rejectNoMethod(offered)
 	}
-	return methodNoAcceptable
+	if !c.srv.tracker.admitNoAuth() {
+		return methodNoAcceptable, rejectNoAuthCap
+	}
+	c.noAuth = true
+	return methodNoAuth, nil
 }
 
 // authenticate reads the RFC 1929 request and returns the account, or sends
@@ -170,20 +176,22 @@ func (c *clientConn) authenticate() (string, error) {
 // out, and counts a failed login toward the next lockout.
 func (c *clientConn) checkPassword(user, pass []byte) (string, error) {
 	tr := c.srv.tracker
-	// A locked-out source is rejected without calling Authenticate, so neither
-	// the reply nor its timing depends on the password.
-	if tr.lockedOut(c.key) {
-		return "", c.failAuth(rejectLockedOut)
+	// The check reserves one of the source's failures before Authenticate runs,
+	// so concurrent logins check no more wrong passwords than LockoutFailures.
+	// A source that is locked out, or whose failures left are all reserved, is
+	// rejected without calling Authenticate, so neither the reply nor its timing
+	// depends on the password.
+	if err := tr.beginCheck(c.key); err != nil {
+		return "", c.failAuth(err)
 	}
 
 	account, ok := c.srv.cfg.Authenticate(string(user), string(pass))
+	if d := tr.endCheck(c.key, ok); d > 0 {
+		c.srv.logLockout(c.key, d)
+	}
 	if !ok {
-		if d := tr.recordFailure(c.key); d > 0 {
-			c.srv.logLockout(c.key, d)
-		}
 		return "", c.failAuth(rejectAuthFailed(user))
 	}
-	tr.recordSuccess(c.key)
 	return account, c.send(authVersion, authSucceeded)
 }
 

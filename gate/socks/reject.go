@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/garagectl/garagectl/gate/loglimit"
 )
 
 // rejectError is the reason the server closed a connection before handing it
@@ -38,6 +40,12 @@ var (
 	rejectTimeout   = &rejectError{reason: "handshake timed out", level: slog.LevelInfo}
 	rejectClosed    = &rejectError{reason: "connection closed during handshake", level: slog.LevelInfo}
 	rejectEmptyHost = &rejectError{reason: "empty domain name", level: slog.LevelInfo}
+
+	// rejectChecksBusy is a login from a source whose logins in progress could
+	// still lock it out. Its password is not checked.
+	rejectChecksBusy = &rejectError{reason: "too many logins in progress", level: slog.LevelWarn}
+	rejectNoAuthCap  = &rejectError{reason: "too many connections without authentication",
+		level: slog.LevelWarn}
 )
 
 func rejectVersion(v byte) error {
@@ -105,11 +113,11 @@ func (s *Server) logReject(src netip.AddrPort, key netip.Prefix, err error) {
 }
 
 // logLockout logs that key is locked out for d. These lines are not rate-limited:
-// a locked-out source cannot fail a login until its lockout ends, except on
-// connections whose login was already under way, so lockouts come one at a time.
+// a lockout begins only when no login check of the source is in progress (see
+// beginCheck), and no check starts until it ends, so lockouts come one at a time.
 func (s *Server) logLockout(key netip.Prefix, d time.Duration) {
 	s.log.LogAttrs(context.Background(), slog.LevelWarn, "socks source locked out",
-		slog.String("source", keyString(key)), slog.Duration("duration", d))
+		slog.String("source", loglimit.SourceString(key)), slog.Duration("duration", d))
 }
 
 // logSuppressed logs one line per source whose rejections were not logged since
@@ -118,32 +126,20 @@ func (s *Server) logSuppressed() {
 	for _, sum := range s.tracker.sweep() {
 		source := "all"
 		if sum.source.IsValid() {
-			source = keyString(sum.source)
+			source = loglimit.SourceString(sum.source)
 		}
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "socks log lines suppressed",
 			slog.String("source", source), slog.Int("count", sum.count))
 	}
 }
 
-// keyString formats a source key: an IPv4 source as a bare address, an IPv6
-// source as its /64 prefix.
-func keyString(key netip.Prefix) string {
-	if key.Addr().Is4() {
-		return key.Addr().String()
-	}
-	return key.String()
-}
-
-// maxLoggedHost is the number of bytes of a requested domain name that a log
-// line shows.
-const maxLoggedHost = 64
-
-// destString formats dest for a log line.
+// destString formats dest for a log line, with at most
+// loglimit.MaxValueBytes bytes of a domain name.
 func destString(dest Destination) string {
 	if dest.Host == "" {
 		return netip.AddrPortFrom(dest.Addr, dest.Port).String()
 	}
-	return printable(dest.Host, maxLoggedHost) + ":" + strconv.Itoa(int(dest.Port))
+	return loglimit.Value(dest.Host) + ":" + strconv.Itoa(int(dest.Port))
 }
 
 // usernameForLog shows a little of a username that failed to log in, so an
@@ -152,21 +148,6 @@ func destString(dest Destination) string {
 // bytes of it, and never a whole username.
 func usernameForLog(user []byte) string {
 	prefixLen := min(3, len(user)/2)
-	return printable(string(user[:prefixLen]), prefixLen) + "… (" +
+	return loglimit.Printable(string(user[:prefixLen]), prefixLen) + "… (" +
 		strconv.Itoa(len(user)) + " bytes)"
-}
-
-// printable returns at most limit bytes of s, with every byte outside printable
-// ASCII replaced by '?' and "…" appended when s was cut.
-func printable(s string, limit int) string {
-	b := []byte(s[:min(len(s), limit)])
-	for i, c := range b {
-		if c < 0x21 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	if len(s) > limit {
-		return string(b) + "…"
-	}
-	return string(b)
 }

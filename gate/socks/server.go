@@ -44,8 +44,14 @@ type Config struct {
 	// MaxConnsPerSource caps concurrent connections per source (an IPv4 address
 	// or an IPv6 /64), 8 by default.
 	MaxConnsPerSource int
+	// MaxNoAuthConns caps concurrent connections without authentication
+	// (AllowNoAuth), half of MaxConns by default. The HTTP server keeps a
+	// connection open while requests keep coming, so without the cap, clients
+	// without a password could hold every slot and shut out the phones that log in.
+	MaxNoAuthConns int
 	// LockoutFailures is the number of failed logins from a source that locks it
-	// out, 5 by default.
+	// out, 5 by default. Logins in progress count against it, so no more wrong
+	// passwords than this are checked before the lockout.
 	LockoutFailures int
 	// LockoutBase and LockoutMax bound a lockout: 1m and 1h by default. Each
 	// further lockout of the same source doubles, up to LockoutMax. A source's
@@ -117,13 +123,15 @@ func withDefaults(cfg Config) (Config, error) {
 			"and AllowNoAuth is false, so no client could log in")
 	}
 	if cfg.HandshakeTimeout < 0 || cfg.MaxConns < 0 || cfg.MaxConnsPerSource < 0 ||
-		cfg.LockoutFailures < 0 || cfg.LockoutBase < 0 || cfg.LockoutMax < 0 {
+		cfg.MaxNoAuthConns < 0 || cfg.LockoutFailures < 0 || cfg.LockoutBase < 0 ||
+		cfg.LockoutMax < 0 {
 		return cfg, errors.New("invalid socks config: a limit is negative: " +
 			"use 0 for the default")
 	}
 	setDefault(&cfg.HandshakeTimeout, defaultHandshakeTimeout)
 	setDefault(&cfg.MaxConns, defaultMaxConns)
 	setDefault(&cfg.MaxConnsPerSource, defaultMaxConnsPerSource)
+	setDefault(&cfg.MaxNoAuthConns, max(cfg.MaxConns/2, 1))
 	setDefault(&cfg.LockoutFailures, defaultLockoutFailures)
 	setDefault(&cfg.LockoutBase, defaultLockoutBase)
 	setDefault(&cfg.LockoutMax, defaultLockoutMax)
@@ -255,6 +263,9 @@ func (s *Server) serveConn(nc net.Conn, src netip.AddrPort, key netip.Prefix,
 	handle func(net.Conn, Session)) {
 	c := newClientConn(s, nc, src, key)
 	sess, err := c.handshake()
+	if c.noAuth {
+		defer s.tracker.releaseNoAuth()
+	}
 	c.free()
 	if err != nil {
 		nc.Close()

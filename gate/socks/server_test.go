@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -377,5 +379,106 @@ func TestServeReturnsAcceptError(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after its listener closed")
+	}
+}
+
+// Concurrent logins from one source were each checked before any failure was
+// counted, so 8 connections tried 8 passwords against a lockout after 5.
+func TestServeLockoutConcurrentLogins(t *testing.T) {
+	logs := &logRecorder{}
+	cfg := testConfig(logs)
+	var calls atomic.Int64
+	cfg.Authenticate = func(user, password string) (string, bool) {
+		calls.Add(1)
+		// A slow check keeps every login of the burst in progress at once.
+		time.Sleep(200 * time.Millisecond)
+		return testAuthenticate(user, password)
+	}
+	ts := startServer(t, cfg, echoLine)
+	const logins = 8 // the default MaxConnsPerSource
+
+	conns := make([]net.Conn, logins)
+	for i := range conns {
+		conns[i] = dialFrom(t, "127.0.0.1", ts.addr)
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			_, err := clientHandshake(c, testUser, "guess", requestHost(cmdConnect, gateHost, gatePort))
+			if !errors.Is(err, errAuthRejected) {
+				t.Errorf("wrong password: %v, want rejected", err)
+			}
+		})
+	}
+	wg.Wait()
+
+	if n := calls.Load(); n != int64(ts.srv.cfg.LockoutFailures) {
+		t.Errorf("Authenticate called %d times for %d concurrent logins, want %d (LockoutFailures)",
+			n, logins, ts.srv.cfg.LockoutFailures)
+	}
+	if got := logs.withMsg("socks source locked out"); len(got) != 1 {
+		t.Errorf("%d lockout lines logged, want 1", len(got))
+	}
+}
+
+// With AllowNoAuth, clients without a password could hold every connection
+// slot by keeping their sessions busy, so no phone could log in.
+func TestServeNoAuthCap(t *testing.T) {
+	logs := &logRecorder{}
+	cfg := testConfig(logs)
+	cfg.AllowNoAuth = true
+	cfg.MaxConns = 4 // so at most 2 without authentication
+	ts := startServer(t, cfg, echoLine)
+	noAuth := concat(greeting(methodNoAuth), requestHost(cmdConnect, gateHost, gatePort))
+	want := concat(methodReply(methodNoAuth), socksReply(replySucceeded))
+
+	var held []net.Conn
+	for _, local := range []string{"127.0.0.2", "127.0.0.3"} {
+		c := dialFrom(t, local, ts.addr)
+		if err := exchange(c, noAuth, want); err != nil {
+			t.Fatalf("session without authentication from %s: %v", local, err)
+		}
+		held = append(held, c)
+	}
+	over := dialFrom(t, "127.0.0.4", ts.addr)
+	if err := exchange(over, greeting(methodNoAuth), methodReply(methodNoAcceptable)); err != nil {
+		t.Errorf("third session without authentication, past the cap: %v", err)
+	}
+	login := dialFrom(t, "127.0.0.5", ts.addr)
+	if reply, err := clientHandshake(login, testUser, testPassword,
+		requestHost(cmdConnect, gateHost, gatePort)); err != nil || reply != replySucceeded {
+		t.Errorf("login while the sessions without authentication are full: reply %#x, %v", reply, err)
+	}
+
+	// A slot is free again once its connection ends.
+	held[0].Close()
+	ts.waitConns(t, 2)
+	again := dialFrom(t, "127.0.0.4", ts.addr)
+	if err := exchange(again, noAuth, want); err != nil {
+		t.Errorf("session without authentication after one ended: %v", err)
+	}
+	waitLogged(t, logs, 1)
+	if diff := cmp.Diff([]string{"too many connections without authentication"}, logs.reasons()); diff != "" {
+		t.Errorf("logged reasons (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewServerNoAuthCapDefault(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxConns int
+		want     int
+	}{
+		{"default MaxConns", 0, 32},
+		{"MaxConns 10", 10, 5},
+		{"MaxConns 1", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newTestServer(t, Config{Allow: gateRule(gateAddr), AllowNoAuth: true, MaxConns: tt.maxConns})
+			if srv.cfg.MaxNoAuthConns != tt.want {
+				t.Errorf("MaxNoAuthConns = %d, want %d", srv.cfg.MaxNoAuthConns, tt.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/garagectl/garagectl/gate/loglimit"
 )
 
 const (
@@ -23,16 +25,18 @@ const (
 
 // tracker holds the state kept across connections: connection counts for the
 // caps, failed logins and lockouts, and log rate limits. All of it is keyed by
-// source (see sourceKey) and guarded by mu.
+// source (see sourceKey). mu guards all but logs, which has a lock of its own.
 type tracker struct {
 	maxConns, maxConnsPerSource, lockoutFailures int
+	maxNoAuthConns                               int
 	lockoutBase, lockoutMax                      time.Duration
 	now                                          func() time.Time
+	logs                                         *loglimit.Limiter[netip.Prefix]
 
-	mu      sync.Mutex
-	conns   int
-	sources map[netip.Prefix]*sourceState
-	allLog  logLimit
+	mu          sync.Mutex
+	conns       int
+	noAuthConns int
+	sources     map[netip.Prefix]*sourceState
 }
 
 // sourceState is the tracker's record of one source.
@@ -40,17 +44,10 @@ type sourceState struct {
 	conns       int
 	lastSeen    time.Time
 	failures    int // failed logins since the last lockout
+	checking    int // password checks in progress, each reserving one failure
 	lastFailure time.Time
 	lockouts    int // lockouts so far; the next one lasts twice as long
 	lockedUntil time.Time
-	log         logLimit
-}
-
-// logLimit counts log lines in the current window and the lines suppressed.
-type logLimit struct {
-	windowStart time.Time
-	lines       int
-	suppressed  int
 }
 
 // suppressedLines is a summary to log: count lines suppressed for source, or
@@ -64,27 +61,24 @@ func newTracker(cfg Config, now func() time.Time) *tracker {
 	return &tracker{
 		maxConns:          cfg.MaxConns,
 		maxConnsPerSource: cfg.MaxConnsPerSource,
+		maxNoAuthConns:    cfg.MaxNoAuthConns,
 		lockoutFailures:   cfg.LockoutFailures,
 		lockoutBase:       cfg.LockoutBase,
 		lockoutMax:        cfg.LockoutMax,
 		now:               now,
-		sources:           make(map[netip.Prefix]*sourceState),
+		logs: loglimit.New[netip.Prefix](loglimit.Config{
+			Window:  logWindow,
+			PerKey:  logBurstPerSource,
+			Total:   logBurstTotal,
+			MaxKeys: maxSources,
+		}),
+		sources: make(map[netip.Prefix]*sourceState),
 	}
 }
 
-// sourceKey returns the key under which a client address is counted: the IPv4
-// address as a /32, or the /64 prefix of an IPv6 address, because one IPv6 host
-// can use any address of its /64. An invalid address yields the zero Prefix,
-// which all such clients share.
-func sourceKey(a netip.Addr) netip.Prefix {
-	a = a.Unmap().WithZone("")
-	bits := 32
-	if a.Is6() {
-		bits = 64
-	}
-	p, _ := a.Prefix(bits)
-	return p
-}
+// sourceKey returns the key under which a client address is counted; see
+// loglimit.SourceKey.
+func sourceKey(a netip.Addr) netip.Prefix { return loglimit.SourceKey(a) }
 
 // admit counts a new connection from key, or returns why it must be closed.
 func (t *tracker) admit(key netip.Prefix) error {
@@ -116,12 +110,76 @@ func (t *tracker) release(key netip.Prefix) {
 	}
 }
 
+// admitNoAuth counts a connection that goes on without authentication, or
+// reports false when the cap on such connections is reached.
+func (t *tracker) admitNoAuth() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.noAuthConns >= t.maxNoAuthConns {
+		return false
+	}
+	t.noAuthConns++
+	return true
+}
+
+// releaseNoAuth undoes admitNoAuth when the connection ends.
+func (t *tracker) releaseNoAuth() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.noAuthConns--
+}
+
 // lockedOut reports whether key is locked out now.
 func (t *tracker) lockedOut(key netip.Prefix) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.sources[key]
 	return s != nil && t.now().Before(s.lockedUntil)
+}
+
+// beginCheck reserves one failed login of key for a password check about to
+// run, so that concurrent logins cannot check more wrong passwords than
+// lockoutFailures before the lockout. It returns rejectLockedOut when the source
+// is locked out, and rejectChecksBusy when checks in progress hold every failure
+// left. After a nil error, endCheck must follow.
+func (t *tracker) beginCheck(key netip.Prefix) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	s := t.source(key, now)
+	switch {
+	case s == nil:
+		return rejectTableFull
+	case now.Before(s.lockedUntil):
+		return rejectLockedOut
+	}
+	if t.failuresExpired(s, now) {
+		s.failures, s.lockouts = 0, 0
+	}
+	if s.failures+s.checking >= t.lockoutFailures {
+		return rejectChecksBusy
+	}
+	s.checking++
+	s.lastSeen = now
+	return nil
+}
+
+// endCheck releases the reservation of beginCheck and records the result of
+// the check. After a failure it returns the length of the lockout that the
+// failure started, or 0.
+func (t *tracker) endCheck(key netip.Prefix, ok bool) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sources[key]
+	if s == nil {
+		return 0
+	}
+	s.checking--
+	if ok {
+		s.failures = 0
+		return 0
+	}
+	return t.failLocked(s, t.now())
 }
 
 // recordFailure counts a failed login from key. When that failure locks the
@@ -134,6 +192,12 @@ func (t *tracker) recordFailure(key netip.Prefix) time.Duration {
 	if s == nil {
 		return 0
 	}
+	return t.failLocked(s, now)
+}
+
+// failLocked counts a failed login of s and returns the length of the lockout
+// it started, or 0. The caller holds t.mu.
+func (t *tracker) failLocked(s *sourceState, now time.Time) time.Duration {
 	if t.failuresExpired(s, now) {
 		s.failures, s.lockouts = 0, 0
 	}
@@ -182,58 +246,33 @@ func (t *tracker) failuresExpired(s *sourceState, now time.Time) bool {
 // logAllowed reports whether a line about key may be logged now, and counts it
 // as suppressed if not.
 func (t *tracker) logAllowed(key netip.Prefix) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	s := t.source(key, now)
-	if s != nil && !s.log.allow(now, logBurstPerSource) {
-		return false
-	}
-	return t.allLog.allow(now, logBurstTotal)
-}
-
-func (l *logLimit) allow(now time.Time, burst int) bool {
-	if now.Sub(l.windowStart) >= logWindow {
-		l.windowStart = now
-		l.lines = 0
-	}
-	if l.lines >= burst {
-		l.suppressed++
-		return false
-	}
-	l.lines++
-	return true
+	return t.logs.Allow(key, t.now())
 }
 
 // sweep returns the counts of suppressed lines and resets them, and deletes the
 // sources that have nothing worth keeping.
 func (t *tracker) sweep() []suppressedLines {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := t.now()
-	var out []suppressedLines
 	for key, s := range t.sources {
-		if s.log.suppressed > 0 {
-			out = append(out, suppressedLines{source: key, count: s.log.suppressed})
-			s.log.suppressed = 0
-		}
 		if t.forgettable(s, now) {
 			delete(t.sources, key)
 		}
 	}
-	if t.allLog.suppressed > 0 {
-		out = append(out, suppressedLines{count: t.allLog.suppressed})
-		t.allLog.suppressed = 0
+	t.mu.Unlock()
+
+	var out []suppressedLines
+	for _, sum := range t.logs.Sweep(now) {
+		out = append(out, suppressedLines{source: sum.Key, count: sum.Count})
 	}
 	return out
 }
 
-// forgettable reports whether s has no connection, no lockout, no failure that
-// still counts and no log window open.
+// forgettable reports whether s has no connection, no check in progress, no
+// lockout and no failure that still counts.
 func (t *tracker) forgettable(s *sourceState, now time.Time) bool {
 	noFailures := (s.failures == 0 && s.lockouts == 0) || t.failuresExpired(s, now)
-	return s.conns == 0 && !now.Before(s.lockedUntil) && noFailures &&
-		s.log.suppressed == 0 && now.Sub(s.log.windowStart) >= logWindow
+	return s.conns == 0 && s.checking == 0 && !now.Before(s.lockedUntil) && noFailures
 }
 
 // source returns the state of key, adding it when absent. When the table is
@@ -252,19 +291,19 @@ func (t *tracker) source(key netip.Prefix, now time.Time) *sourceState {
 }
 
 // evictIdle deletes the idle source seen least recently and reports whether
-// there was one. Its suppressed lines move to the count for all sources.
+// there was one.
 func (t *tracker) evictIdle() bool {
 	var oldestKey netip.Prefix
 	var oldest *sourceState
 	for key, s := range t.sources {
-		if s.conns == 0 && (oldest == nil || s.lastSeen.Before(oldest.lastSeen)) {
+		idle := s.conns == 0 && s.checking == 0
+		if idle && (oldest == nil || s.lastSeen.Before(oldest.lastSeen)) {
 			oldestKey, oldest = key, s
 		}
 	}
 	if oldest == nil {
 		return false
 	}
-	t.allLog.suppressed += oldest.log.suppressed
 	delete(t.sources, oldestKey)
 	return true
 }

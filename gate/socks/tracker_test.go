@@ -229,3 +229,36 @@ func TestTrackerEvictsWhenFull(t *testing.T) {
 		t.Error("idle source seen least recently kept")
 	}
 }
+
+func TestTrackerChecksReserveFailures(t *testing.T) {
+	tr, _ := newTestTracker(Config{
+		Allow: gateRule(gateAddr), Authenticate: testAuthenticate, LockoutFailures: 3,
+	})
+	for i := range 3 {
+		if err := tr.beginCheck(sourceA); err != nil {
+			t.Fatalf("check %d: %v, want reserved", i, err)
+		}
+	}
+	if err := tr.beginCheck(sourceA); !errors.Is(err, rejectChecksBusy) {
+		t.Errorf("fourth check while three are in progress: %v, want %v", err, rejectChecksBusy)
+	}
+
+	// A success frees its reservation and clears the failures.
+	if d := tr.endCheck(sourceA, true); d != 0 {
+		t.Errorf("success locked out for %v", d)
+	}
+	if err := tr.beginCheck(sourceA); err != nil {
+		t.Fatalf("check after a success: %v, want reserved", err)
+	}
+
+	var lockouts []time.Duration
+	for range 3 {
+		lockouts = append(lockouts, tr.endCheck(sourceA, false))
+	}
+	if diff := cmp.Diff([]time.Duration{0, 0, time.Minute}, lockouts); diff != "" {
+		t.Errorf("lockouts after three failures (-want +got):\n%s", diff)
+	}
+	if err := tr.beginCheck(sourceA); !errors.Is(err, rejectLockedOut) {
+		t.Errorf("check while locked out: %v, want %v", err, rejectLockedOut)
+	}
+}

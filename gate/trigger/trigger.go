@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -47,9 +48,16 @@ type Publisher interface {
 	Connected() bool
 }
 
-// Sequencer hands out persisted sequence numbers. *sequence.Store is one.
-type Sequencer interface {
-	Next(device string) (uint64, error)
+// Store persists what a restart must not lose: the sequence numbers and the end
+// of each device's cooldown. *sequence.Store is one.
+type Store interface {
+	// Next returns a number above both the last one it persisted for device and
+	// relayLast, and persists it.
+	Next(device string, relayLast uint64) (uint64, error)
+	// CooldownEnd returns the end that SetCooldownEnd persisted for device, and
+	// the zero Time when there is none.
+	CooldownEnd(device string) (time.Time, error)
+	SetCooldownEnd(device string, end time.Time) error
 }
 
 // Config configures a Trigger.
@@ -60,14 +68,21 @@ type Config struct {
 	Cooldown time.Duration
 	// PublishTimeout bounds the wait for the PUBACK; 0 means DefaultPublishTimeout.
 	PublishTimeout time.Duration
+	// RelayLastSeq returns the last sequence number that the device reported
+	// accepting, and false before it reported one. Each command gets a number
+	// above it. Nil means no reports. (*mqttclient.Client).LastSeq is one.
+	RelayLastSeq func(device string) (uint64, bool)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Logger receives a warning when a persisted cooldown cannot be read. Nil
+	// discards it.
+	Logger *slog.Logger
 }
 
 // Trigger sends commands. It is safe for concurrent use.
 type Trigger struct {
 	cfg     Config
-	seq     Sequencer
+	store   Store
 	pub     Publisher
 	devices map[string]*device
 
@@ -91,23 +106,51 @@ type Result struct {
 	Time time.Time
 }
 
-// New returns a Trigger for the devices in cfg.Keys.
-func New(cfg Config, seq Sequencer, pub Publisher) (*Trigger, error) {
+// New returns a Trigger for the devices in cfg.Keys. Each device starts in the
+// cooldown that store persisted for it, so a restart does not shorten a cooldown.
+//
+// The persisted end is preferred over starting every device in a full cooldown
+// at each start: that would also hold the first press after a restart that
+// came hours after the last command, such as an upgrade or a reboot. The cost
+// is one more synced write per command.
+func New(cfg Config, store Store, pub Publisher) (*Trigger, error) {
 	if cfg.PublishTimeout == 0 {
 		cfg.PublishTimeout = DefaultPublishTimeout
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	t := &Trigger{cfg: cfg, seq: seq, pub: pub, devices: make(map[string]*device)}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Trigger{cfg: cfg, store: store, pub: pub, devices: make(map[string]*device)}
+	now := cfg.Now()
 	for name, key := range cfg.Keys {
 		if len(key) != command.KeySize {
 			return nil, fmt.Errorf("create trigger: key of device %s is %d bytes, want %d",
 				name, len(key), command.KeySize)
 		}
-		t.devices[name] = &device{lock: make(chan struct{}, 1)}
+		t.devices[name] = &device{lock: make(chan struct{}, 1), readyAt: t.restoreCooldown(name, now)}
 	}
 	return t, nil
+}
+
+// restoreCooldown returns the persisted end of device's cooldown, at most one
+// Cooldown after now, so that a clock set back or an edited file cannot hold a
+// device longer. When the end cannot be read, the device gets a full cooldown,
+// because its last command may have been moments ago.
+func (t *Trigger) restoreCooldown(device string, now time.Time) time.Time {
+	latest := now.Add(t.cfg.Cooldown)
+	end, err := t.store.CooldownEnd(device)
+	if err != nil {
+		t.cfg.Logger.Warn("read cooldown end failed: starting a full cooldown",
+			"device", device, "error", err)
+		return latest
+	}
+	if end.After(latest) {
+		return latest
+	}
+	return end
 }
 
 // Devices returns the device names in order.
@@ -123,7 +166,7 @@ func (t *Trigger) Devices() []string {
 // Fire sends one command to the named device and returns when the broker
 // acknowledged it. It fails with ErrUnknownDevice, a *CooldownError, ErrClosed,
 // ErrUnavailable when the broker is down or sent no PUBACK within the publish
-// timeout, or an error from persisting the sequence number.
+// timeout, or an error from persisting the sequence number or the cooldown.
 //
 // The cooldown starts when a command may have reached the broker, even without a
 // PUBACK, because the door may be moving. A command that was certainly not sent
@@ -161,9 +204,16 @@ func (t *Trigger) Fire(ctx context.Context, name string) (Result, error) {
 // send signs and publishes one command. The caller holds d.lock.
 func (t *Trigger) send(ctx context.Context, d *device, name string, now time.Time) (Result, error) {
 	// The number is on disk before the command leaves, so a restart never reuses it.
-	seq, err := t.seq.Next(name)
+	seq, err := t.store.Next(name, t.relayLastSeq(name))
 	if err != nil {
 		return Result{}, fmt.Errorf("trigger %s: %w", name, err)
+	}
+	// So is the end of the cooldown, so a restart keeps it. A publish that then
+	// sends nothing leaves it on disk, which can only make a restart wait.
+	if t.cfg.Cooldown > 0 {
+		if err := t.store.SetCooldownEnd(name, now.Add(t.cfg.Cooldown)); err != nil {
+			return Result{}, fmt.Errorf("trigger %s: %w", name, err)
+		}
 	}
 	cmd := command.Command{Device: name, Action: command.ActionPulse, Seq: seq, Time: now.Unix()}
 	payload, err := command.Sign(cmd, t.cfg.Keys[name])
@@ -182,6 +232,16 @@ func (t *Trigger) send(ctx context.Context, d *device, name string, now time.Tim
 		return Result{}, fmt.Errorf("trigger %s: %w: %w", name, ErrUnavailable, err)
 	}
 	return Result{Device: name, Seq: seq, Time: now}, nil
+}
+
+// relayLastSeq returns the last sequence number that device reported
+// accepting, 0 when unknown.
+func (t *Trigger) relayLastSeq(device string) uint64 {
+	if t.cfg.RelayLastSeq == nil {
+		return 0
+	}
+	n, _ := t.cfg.RelayLastSeq(device)
+	return n
 }
 
 // begin registers a trigger in flight, and returns false after Close.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -48,14 +49,34 @@ func (b *fakeBroker) count() int {
 	return len(b.sent)
 }
 
-// fakeSeq counts from 1 per device, or fails with err.
-type fakeSeq struct {
-	mu   sync.Mutex
-	last map[string]uint64
-	err  error
+// fakeStore counts from 1 per device, above relayLast as the real store does, or
+// fails with err. It keeps the cooldown ends in memory, and fails to read them
+// with cooldownErr.
+type fakeStore struct {
+	mu          sync.Mutex
+	last        map[string]uint64
+	err         error
+	cooldowns   map[string]time.Time
+	cooldownErr error
 }
 
-func (s *fakeSeq) Next(device string) (uint64, error) {
+func (s *fakeStore) CooldownEnd(device string) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cooldowns[device], s.cooldownErr
+}
+
+func (s *fakeStore) SetCooldownEnd(device string, end time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cooldowns == nil {
+		s.cooldowns = make(map[string]time.Time)
+	}
+	s.cooldowns[device] = end
+	return nil
+}
+
+func (s *fakeStore) Next(device string, relayLast uint64) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -64,7 +85,7 @@ func (s *fakeSeq) Next(device string) (uint64, error) {
 	if s.last == nil {
 		s.last = make(map[string]uint64)
 	}
-	s.last[device]++
+	s.last[device] = max(s.last[device], relayLast) + 1
 	return s.last[device], nil
 }
 
@@ -89,7 +110,7 @@ func (c *clock) advance(d time.Duration) {
 type fixture struct {
 	trigger *Trigger
 	broker  *fakeBroker
-	seq     *fakeSeq
+	store   *fakeStore
 	clock   *clock
 }
 
@@ -97,7 +118,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
 		broker: &fakeBroker{connected: true},
-		seq:    &fakeSeq{},
+		store:  &fakeStore{},
 		clock:  &clock{now: time.Unix(1764849600, 0)},
 	}
 	cfg := Config{
@@ -106,7 +127,7 @@ func newFixture(t *testing.T) *fixture {
 		PublishTimeout: 200 * time.Millisecond,
 		Now:            f.clock.Now,
 	}
-	tr, err := New(cfg, f.seq, f.broker)
+	tr, err := New(cfg, f.store, f.broker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,9 +293,9 @@ func TestFireUnknownDevice(t *testing.T) {
 
 func TestFireSequenceError(t *testing.T) {
 	f := newFixture(t)
-	f.seq.err = errors.New("disk full")
+	f.store.err = errors.New("disk full")
 	_, err := f.trigger.Fire(t.Context(), "relay1")
-	if err == nil || !errors.Is(err, f.seq.err) {
+	if err == nil || !errors.Is(err, f.store.err) {
 		t.Fatalf("Fire error = %v, want the sequence error", err)
 	}
 	if n := f.broker.count(); n != 0 {
@@ -358,7 +379,7 @@ func TestCloseDrainsInFlight(t *testing.T) {
 }
 
 func TestNewRejectsShortKey(t *testing.T) {
-	_, err := New(Config{Keys: map[string][]byte{"relay1": testKey[:16]}}, &fakeSeq{}, &fakeBroker{})
+	_, err := New(Config{Keys: map[string][]byte{"relay1": testKey[:16]}}, &fakeStore{}, &fakeBroker{})
 	if err == nil {
 		t.Error("New accepted a 16-byte key")
 	}
@@ -369,4 +390,132 @@ func TestDevicesSorted(t *testing.T) {
 	if diff := cmp.Diff([]string{"relay1", "relay2"}, f.trigger.Devices()); diff != "" {
 		t.Errorf("Devices mismatch (-want +got):\n%s", diff)
 	}
+}
+
+// The gate numbered commands from its own file alone, so a lost file made the
+// relay reject every command as a replay.
+func TestFireAboveRelayLastSeq(t *testing.T) {
+	broker := &fakeBroker{connected: true}
+	cfg := Config{
+		Keys: map[string][]byte{"relay1": testKey, "relay2": testKey},
+		RelayLastSeq: func(device string) (uint64, bool) {
+			if device == "relay1" {
+				return 41, true
+			}
+			return 0, false
+		},
+	}
+	tr, err := New(cfg, &fakeStore{}, broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for device, want := range map[string]uint64{"relay1": 42, "relay2": 1} {
+		res, err := tr.Fire(t.Context(), device)
+		if err != nil {
+			t.Fatalf("Fire(%s): %v", device, err)
+		}
+		if res.Seq != want {
+			t.Errorf("Fire(%s) Seq = %d, want %d", device, res.Seq, want)
+		}
+	}
+}
+
+// A restart of the gate reset every cooldown, so a second trigger right after
+// the restart went out.
+func TestCooldownSurvivesRestart(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.trigger.Fire(t.Context(), "relay1"); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clock.advance(3 * time.Second)
+	restarted := f.restart(t, nil)
+	_, err := restarted.Fire(t.Context(), "relay1")
+	var cooldown *CooldownError
+	if !errors.As(err, &cooldown) {
+		t.Fatalf("Fire after a restart inside the cooldown = %v, want a *CooldownError", err)
+	}
+	if cooldown.Left != 7*time.Second {
+		t.Errorf("Left = %s, want 7s", cooldown.Left)
+	}
+	if _, err := restarted.Fire(t.Context(), "relay2"); err != nil {
+		t.Errorf("Fire(relay2), which was not triggered before the restart: %v", err)
+	}
+
+	f.clock.advance(7 * time.Second)
+	if _, err := restarted.Fire(t.Context(), "relay1"); err != nil {
+		t.Errorf("Fire after the cooldown: %v", err)
+	}
+}
+
+func TestRestoreCooldown(t *testing.T) {
+	tests := []struct {
+		name     string
+		end      time.Duration // persisted end, from now
+		readErr  error
+		wantLeft time.Duration // 0 for no cooldown
+		warning  bool
+	}{
+		{"past end", -time.Second, nil, 0, false},
+		{"end inside the cooldown", 4 * time.Second, nil, 4 * time.Second, false},
+		// A clock set back, or an edited file, holds a device for one cooldown at most.
+		{"end past one cooldown", time.Hour, nil, 10 * time.Second, false},
+		{"unreadable end", 0, errors.New("bad file"), 10 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.store.SetCooldownEnd("relay1", f.clock.Now().Add(tt.end))
+			f.store.cooldownErr = tt.readErr
+			var log strings.Builder
+			tr := f.restart(t, slog.New(slog.NewTextHandler(&log, nil)))
+
+			_, err := tr.Fire(t.Context(), "relay1")
+			var cooldown *CooldownError
+			switch {
+			case tt.wantLeft == 0 && err != nil:
+				t.Errorf("Fire = %v, want no cooldown", err)
+			case tt.wantLeft != 0 && !errors.As(err, &cooldown):
+				t.Errorf("Fire = %v, want a *CooldownError", err)
+			case tt.wantLeft != 0 && cooldown.Left != tt.wantLeft:
+				t.Errorf("Left = %s, want %s", cooldown.Left, tt.wantLeft)
+			}
+			logged := strings.Contains(log.String(), "starting a full cooldown") &&
+				strings.Contains(log.String(), "device=relay1")
+			if logged != tt.warning {
+				t.Errorf("warning logged = %v, want %v:\n%s", logged, tt.warning, log.String())
+			}
+		})
+	}
+}
+
+// With no cooldown, as in the latency benchmark, no end is written.
+func TestNoCooldownPersistsNothing(t *testing.T) {
+	store := &fakeStore{}
+	tr, err := New(Config{Keys: map[string][]byte{"relay1": testKey}}, store, &fakeBroker{connected: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Fire(t.Context(), "relay1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.cooldowns) != 0 {
+		t.Errorf("persisted cooldown ends %v, want none", store.cooldowns)
+	}
+}
+
+// restart returns a new Trigger on the fixture's store, broker and clock, as a
+// restarted gate builds it, logging to log.
+func (f *fixture) restart(t *testing.T, log *slog.Logger) *Trigger {
+	t.Helper()
+	tr, err := New(Config{
+		Keys:     map[string][]byte{"relay1": testKey, "relay2": testKey},
+		Cooldown: 10 * time.Second,
+		Now:      f.clock.Now,
+		Logger:   log,
+	}, f.store, f.broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

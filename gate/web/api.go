@@ -29,14 +29,14 @@ func (h *handler) apiTrigger(w http.ResponseWriter, r *http.Request) {
 	peer := PeerFrom(r.Context())
 	phone, ok := h.cfg.Phones.PhoneForToken(bearerToken(r))
 	if !ok {
-		h.noise.warn("api token rejected", "source", peer.Source, "account", peer.Account)
+		h.noise.warn(peer.Source, "api token rejected", "account", peer.Account)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="garage-gate"`)
 		writeJSON(w, http.StatusUnauthorized, apiResponse{Error: "unauthorized",
 			Message: "send the phone's token as Authorization: Bearer <token>"})
 		return
 	}
 	if peer.Account != "" && peer.Account != phone {
-		h.noise.warn("api token of another phone rejected", "source", peer.Source,
+		h.noise.warn(peer.Source, "api token of another phone rejected",
 			"account", peer.Account, "token_phone", phone)
 		writeJSON(w, http.StatusForbidden, apiResponse{Error: "forbidden",
 			Message: fmt.Sprintf("the token is not the one of %s, the SOCKS5 account", peer.Account)})
@@ -66,7 +66,8 @@ func apiMessage(o outcome, device string) string {
 	case outcomeUnreachable:
 		return "the gate is not connected to the broker: nothing was sent"
 	case outcomeUnconfirmed:
-		return "the broker did not acknowledge the command in time: it may or may not arrive"
+		return fmt.Sprintf("the broker did not acknowledge the command in time: it may still "+
+			"arrive at %s within %d seconds, so wait before you trigger again", device, windowSeconds)
 	case outcomeClosed:
 		return "the gate is shutting down: retry in a moment"
 	case outcomeUnknown:

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/garagectl/garagectl/gate/auth"
 	"github.com/garagectl/garagectl/gate/mqttclient"
 	"github.com/garagectl/garagectl/gate/trigger"
+	"github.com/garagectl/garagectl/internal/testutil"
 )
 
 // testNow is the fixed clock of the handler under test.
@@ -56,9 +58,10 @@ func (f fakeStatus) Status(device string) (mqttclient.DeviceStatus, bool) {
 }
 
 type fixture struct {
-	handler http.Handler
+	handler *Handler
 	trigger *fakeTrigger
 	signer  *auth.Signer
+	log     *testutil.SyncBuffer // the handler's log, as text lines
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -71,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	signer := auth.NewSigner(phones)
-	f := &fixture{trigger: &fakeTrigger{}, signer: signer}
+	f := &fixture{trigger: &fakeTrigger{}, signer: signer, log: &testutil.SyncBuffer{}}
 	f.handler = NewHandler(Config{
 		Hosts:   []string{"garage.gate", "127.0.0.1:1080"},
 		Phones:  phones,
@@ -79,6 +82,7 @@ func newFixture(t *testing.T) *fixture {
 		Trigger: f.trigger,
 		Status:  fakeStatus{connected: true},
 		Now:     func() time.Time { return testNow },
+		Logger:  slog.New(slog.NewTextHandler(f.log, nil)),
 	})
 	return f
 }
@@ -91,6 +95,7 @@ type request struct {
 	header       map[string]string
 	cookie       string // value of the session cookie
 	loginNonce   string // value of the login cookie
+	source       string // client address and port; "" for 192.168.1.20:50000
 }
 
 func (f *fixture) do(t *testing.T, req request) *httptest.ResponseRecorder {
@@ -118,7 +123,12 @@ func (f *fixture) do(t *testing.T, req request) *httptest.ResponseRecorder {
 	if req.loginNonce != "" {
 		r.AddCookie(&http.Cookie{Name: loginCookie, Value: req.loginNonce})
 	}
-	peer := Peer{Account: req.account, Source: netip.MustParseAddrPort("192.168.1.20:50000")}
+
+	source := netip.MustParseAddrPort("192.168.1.20:50000")
+	if req.source != "" {
+		source = netip.MustParseAddrPort(req.source)
+	}
+	peer := Peer{Account: req.account, Source: source}
 	r = r.WithContext(WithPeer(r.Context(), peer))
 	w := httptest.NewRecorder()
 	f.handler.ServeHTTP(w, r)

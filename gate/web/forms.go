@@ -58,13 +58,13 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		nonce = c.Value
 	}
 	if !h.cfg.Signer.CheckLogin(nonce, r.PostFormValue("csrf")) {
-		h.noise.warn("login form without a valid CSRF token rejected", "source", peer.Source)
+		h.noise.warn(peer.Source, "login form without a valid CSRF token rejected")
 		writeText(w, http.StatusForbidden, "The form has expired: reload the page and sign in again.")
 		return
 	}
 	phone, ok := h.cfg.Phones.PhoneForToken(r.PostFormValue("token"))
 	if !ok || peer.Account != "" && peer.Account != phone {
-		h.noise.warn("login rejected", "source", peer.Source, "account", peer.Account)
+		h.noise.warn(peer.Source, "login rejected", "account", peer.Account)
 		redirect(w, "/?result=badtoken")
 		return
 	}
@@ -104,8 +104,8 @@ func (h *handler) formTrigger(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormSize)
 	if !h.cfg.Signer.CheckCSRF(phone, r.PostFormValue("csrf")) {
-		h.noise.warn("form without a valid CSRF token rejected", "phone", phone,
-			"source", PeerFrom(r.Context()).Source)
+		h.noise.warn(PeerFrom(r.Context()).Source, "form without a valid CSRF token rejected",
+			"phone", phone)
 		writeText(w, http.StatusForbidden, "The form has expired: reload the page and press again.")
 		return
 	}

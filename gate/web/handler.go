@@ -57,8 +57,24 @@ type handler struct {
 	noise *logLimiter // rejected logins, tokens and triggers
 }
 
+// Handler is the gate's HTTP handler.
+type Handler struct {
+	next  http.Handler
+	noise *logLimiter
+}
+
+// ServeHTTP serves the page, the forms and the API.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.next.ServeHTTP(w, r)
+}
+
+// FlushLogs logs the counts of warnings that the rate limit left out and that
+// no summary line reported yet. The gate calls it after the last request, when
+// it stops.
+func (h *Handler) FlushLogs() { h.noise.flush() }
+
 // NewHandler returns the gate's HTTP handler.
-func NewHandler(cfg Config) http.Handler {
+func NewHandler(cfg Config) *Handler {
 	if cfg.SessionLifetime == 0 {
 		cfg.SessionLifetime = DefaultSessionLifetime
 	}
@@ -69,7 +85,7 @@ func NewHandler(cfg Config) http.Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.noise = newLogLimiter(h.log, time.Second, h.now)
+	h.noise = newLogLimiter(h.log, h.now)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.page)
@@ -78,7 +94,8 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("POST /devices/{name}/trigger", h.formTrigger)
 	mux.HandleFunc("POST /api/v1/devices/{name}/trigger", h.apiTrigger)
 
-	return securityHeaders(h.checkHost(h.rejectCrossOrigin(mux)))
+	next := securityHeaders(h.checkHost(h.rejectCrossOrigin(mux)))
+	return &Handler{next: next, noise: h.noise}
 }
 
 // contentSecurityPolicy allows nothing but the page's own style block and forms

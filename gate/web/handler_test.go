@@ -509,3 +509,25 @@ func TestDescribeState(t *testing.T) {
 		})
 	}
 }
+
+// The response to a command without a PUBACK read "may or may not arrive",
+// though the command can still reach the relay and move the door 30 s later.
+func TestUnconfirmedNamesWindow(t *testing.T) {
+	f := newFixture(t)
+	f.trigger.err = fmt.Errorf("x: %w: timeout", trigger.ErrUnavailable)
+	w := f.do(t, request{method: "POST", path: "/api/v1/devices/relay1/trigger",
+		header: map[string]string{"Authorization": "Bearer token-1"}})
+	var body apiResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", w.Body, err)
+	}
+	if want := "may still arrive at relay1 within 30 seconds"; !strings.Contains(body.Message, want) {
+		t.Errorf("API message %q lacks %q", body.Message, want)
+	}
+
+	page := f.do(t, request{method: "GET", path: "/?device=relay1&result=not_acknowledged",
+		account: "phone1"})
+	if want := "It may still arrive within 30 seconds"; !strings.Contains(page.Body.String(), want) {
+		t.Errorf("page lacks %q:\n%s", want, page.Body)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/garagectl/garagectl/gate/loglimit"
 )
 
 // rejectCrossOrigin rejects a POST that a browser marks as coming from another
@@ -21,9 +23,10 @@ func (h *handler) rejectCrossOrigin(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h.noise.warn("cross-origin request rejected", "source", PeerFrom(r.Context()).Source,
-			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"),
-			"path", r.URL.Path)
+		h.noise.warn(PeerFrom(r.Context()).Source, "cross-origin request rejected",
+			"origin", loglimit.Value(r.Header.Get("Origin")),
+			"sec_fetch_site", loglimit.Value(r.Header.Get("Sec-Fetch-Site")),
+			"path", loglimit.Value(r.URL.Path))
 		writeText(w, http.StatusForbidden, "Cross-origin request rejected.")
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/garagectl/garagectl/gate/command"
+	"github.com/garagectl/garagectl/gate/loglimit"
 	"github.com/garagectl/garagectl/gate/mqttclient"
 	"github.com/garagectl/garagectl/gate/trigger"
 )
@@ -23,6 +25,11 @@ const (
 	outcomeUnknown     = "unknown_device"
 	outcomeFailed      = "internal_error"
 )
+
+// windowSeconds is how long after a command without a PUBACK the relay may
+// still receive and accept it: the relay accepts a command until its time is
+// command.ClockWindow behind the relay's clock.
+const windowSeconds = int(command.ClockWindow / time.Second)
 
 // outcome is the result of one trigger, ready for a response.
 type outcome struct {
@@ -97,7 +104,12 @@ func (h *handler) fire(r *http.Request, device, phone, via string) outcome {
 			"source", source, "seq", o.seq)
 		return o
 	}
-	h.noise.warn("trigger refused", "device", device, "phone", phone, "via", via,
-		"source", source, "result", o.kind, "error", o.err)
+	// An unknown device name comes from the request, so the line shows only its
+	// start, and not the error, which repeats the whole name.
+	args := []any{"device", loglimit.Value(device), "phone", phone, "via", via, "result", o.kind}
+	if o.kind != outcomeUnknown {
+		args = append(args, "error", o.err)
+	}
+	h.noise.warn(source, "trigger refused", args...)
 	return o
 }

@@ -148,7 +148,8 @@ func (h *handler) notice(q url.Values) *notice {
 		return &notice{"bad", fmt.Sprintf("Broker unreachable: nothing was sent to %s.", device)}
 	case result == outcomeUnconfirmed:
 		return &notice{"bad", fmt.Sprintf("The broker did not confirm the command to %s. "+
-			"It may still arrive, so wait before you press again.", device)}
+			"It may still arrive within %d seconds, so wait before you press again.",
+			device, windowSeconds)}
 	case result == outcomeClosed:
 		return &notice{"bad", "The gate is restarting: try again in a moment."}
 	case result == outcomeFailed:

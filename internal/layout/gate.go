@@ -1,6 +1,6 @@
 package layout
 
-// GateStateDir is the directory of the last sequence number of each device,
+// GateStateDir holds the last sequence number and the cooldown end of each device,
 // which garage-gate uses when systemd sets no $STATE_DIRECTORY. systemd's
 // StateDirectory=garage-gate names the same directory.
 const GateStateDir = "/var/lib/garage-gate"

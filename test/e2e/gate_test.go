@@ -17,6 +17,7 @@ import (
 type apiBody struct {
 	Status     string `json:"status"`
 	Error      string `json:"error"`
+	Message    string `json:"message"`
 	Seq        uint64 `json:"seq"`
 	RetryAfter int    `json:"retry_after"`
 }
@@ -207,12 +208,14 @@ func TestGateRestart(t *testing.T) {
 		t.Fatalf("trigger before the restart: status %d (curl exit %d): %s",
 			res.status, res.exitCode, res.body)
 	}
+	firedAt := time.Now()
 	if cmd := relay.next(t); cmd.Seq != 1 {
 		t.Errorf("first command has seq %d, want 1", cmd.Seq)
 	}
 	first.stop(t)
 
 	second := startGate(t, h, configPath, listen, env...)
+	time.Sleep(time.Until(firedAt.Add(time.Second))) // the cooldown of 1 s survives the restart
 	if res := apiTrigger(t, second, phone, "relay1"); res.status != 202 {
 		t.Fatalf("trigger after the restart: status %d: %s", res.status, res.body)
 	}
@@ -273,8 +276,13 @@ func TestGateDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("trigger in flight at SIGTERM: status %d (curl exit %d), want 503: %s",
 			res.status, res.exitCode, res.body)
 	}
-	if body := decodeAPI(t, res); body.Error != "not_acknowledged" {
+	body := decodeAPI(t, res)
+	if body.Error != "not_acknowledged" {
 		t.Errorf("error = %q, want not_acknowledged", body.Error)
+	}
+	if !strings.Contains(body.Message, "may still arrive at relay1 within 30 seconds") {
+		t.Errorf("message = %q, want it to say the command may still arrive within 30 seconds",
+			body.Message)
 	}
 	log := g.log.String()
 	if i, j := strings.Index(log, "gate stopping"), strings.Index(log, "trigger refused"); i < 0 || j < i {
