@@ -1,8 +1,8 @@
 package layout
 
-// GateStateDir holds the last sequence number and the cooldown end of each device,
-// which garage-gate uses when systemd sets no $STATE_DIRECTORY. systemd's
-// StateDirectory=garage-gate names the same directory.
+// GateStateDir holds the last sequence number and the cooldown end of each
+// device. garage-gate uses it when systemd sets no $STATE_DIRECTORY, and
+// systemd's StateDirectory=garage-gate names the same directory.
 const GateStateDir = "/var/lib/garage-gate"
 
 // GateMQTTCredential is the systemd credential name (LoadCredential=) under which
