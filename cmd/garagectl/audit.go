@@ -23,11 +23,7 @@ config, and checks modes, owners, login shells and certificate validity. It
 prints one line per finding and changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			root, err := g.root()
+			cfg, root, err := g.loadConfigAndRoot(cmd)
 			if err != nil {
 				return err
 			}

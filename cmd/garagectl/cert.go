@@ -50,11 +50,7 @@ which keeps its clients connected.`,
 
 func runRotate(cmd *cobra.Command, g *globals, pass *passphraseSource) error {
 	ctx := cmd.Context()
-	cfg, err := g.loadConfig(cmd)
-	if err != nil {
-		return err
-	}
-	root, err := g.root()
+	cfg, root, err := g.loadConfigAndRoot(cmd)
 	if err != nil {
 		return err
 	}
@@ -115,11 +111,7 @@ func newCertStatusCommand(g *globals) *cobra.Command {
 		Short: "List every certificate with its subject, names, key type and days to expiry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			root, err := g.root()
+			cfg, root, err := g.loadConfigAndRoot(cmd)
 			if err != nil {
 				return err
 			}

@@ -64,11 +64,7 @@ func (b *firmwareBuild) run(cmd *cobra.Command, _ []string) error {
 	if out == "" {
 		out = "garage-firmware-" + b.device
 	}
-	cfg, err := b.g.loadConfig(cmd)
-	if err != nil {
-		return err
-	}
-	root, err := b.g.root()
+	cfg, root, err := b.g.loadConfigAndRoot(cmd)
 	if err != nil {
 		return err
 	}

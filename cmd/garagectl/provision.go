@@ -66,11 +66,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 
 func (r *provisionRun) run(cmd *cobra.Command, _ []string) error {
 	ctx := cmd.Context()
-	cfg, err := r.g.loadConfig(cmd)
-	if err != nil {
-		return err
-	}
-	root, err := r.g.root()
+	cfg, root, err := r.g.loadConfigAndRoot(cmd)
 	if err != nil {
 		return err
 	}

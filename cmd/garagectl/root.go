@@ -88,6 +88,20 @@ func (g *globals) loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	return cfg, nil
 }
 
+// loadConfigAndRoot loads the config and resolves --root, the first two
+// steps of every command that reads the host.
+func (g *globals) loadConfigAndRoot(cmd *cobra.Command) (*config.Config, hostfs.Root, error) {
+	cfg, err := g.loadConfig(cmd)
+	if err != nil {
+		return nil, hostfs.Root{}, err
+	}
+	root, err := g.root()
+	if err != nil {
+		return nil, hostfs.Root{}, err
+	}
+	return cfg, root, nil
+}
+
 // warnf prints a warning unless --quiet is set.
 func (g *globals) warnf(w io.Writer, format string, args ...any) {
 	if g.quiet {

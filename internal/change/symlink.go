@@ -127,7 +127,7 @@ func (l symlinkChange) create(_ context.Context, root hostfs.Root) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("create link %s: %w", l.path, err)
 	}
-	return syncDir(dir)
+	return hostfs.SyncDir(dir)
 }
 
 // remove deletes the link, and nothing else: a file or directory that has
@@ -143,19 +143,7 @@ func (l symlinkChange) remove(_ context.Context, root hostfs.Root) error {
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove link %s: %w", l.path, err)
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
+	return hostfs.SyncDir(filepath.Dir(path))
 }
 
 // tempLinkName returns an unused name beside the link to create, random so

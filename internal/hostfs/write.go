@@ -69,7 +69,7 @@ func (s *Staged) Commit() error {
 		s.Abort()
 		return fmt.Errorf("rename %s: %w", s.target, err)
 	}
-	return syncDir(filepath.Dir(s.target))
+	return SyncDir(filepath.Dir(s.target))
 }
 
 // Abort removes the temporary file; the target stays as it was.
@@ -162,7 +162,9 @@ func OwnerOf(fi fs.FileInfo) (uid, gid int) {
 	return int(st.Uid), int(st.Gid)
 }
 
-func syncDir(dir string) error {
+// SyncDir flushes dir to disk, so that a rename or removal in it survives a
+// power cut.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
