@@ -27,8 +27,8 @@ type Finding struct {
 // String formats f as one line.
 func (f Finding) String() string { return f.Subject + ": " + f.Message }
 
-// Run compares the host under o.Root with o.Config. It never asks for the CA
-// passphrase: a server certificate that needs issuing again is a finding.
+// Run compares the host under o.Root with o.Config. It never reads the CA key
+// or its passphrase: a server certificate that needs issuing again is a finding.
 func Run(ctx context.Context, o provision.Options) ([]Finding, error) {
 	o.NoCAKey = true
 	o.NewCA = false
@@ -65,7 +65,7 @@ func firewallFindings(ctx context.Context, o provision.Options) []Finding {
 	case errors.Is(err, firewall.ErrNoTable):
 		return []Finding{{subject, "missing: run garagectl firewall apply"}}
 	case err != nil:
-		return []Finding{{subject, "cannot be read: " + err.Error()}}
+		return []Finding{{subject, "read failed: " + err.Error()}}
 	case diff != "":
 		return []Finding{{subject, "differs from the config (" + diff + "): run garagectl firewall apply"}}
 	}

@@ -65,7 +65,7 @@ func firewallChange(o Options) change.Change {
 	}
 }
 
-// Activate tells systemd about what Apply changed on the live host: new or
+// Activate applies on the live host what Apply changed in systemd: new or
 // changed units are reloaded, enabled and restarted; otherwise a change to the
 // broker's files reloads the broker, which keeps its clients, and a change to
 // the gate's files restarts the gate.
