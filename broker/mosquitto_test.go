@@ -18,11 +18,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/garagectl/garagectl/internal/testutil"
+	"github.com/garagectl/garagectl/internal/testutil/proctest"
 )
 
 // testHub lays out a broker's files in a temporary directory with the owners
@@ -174,7 +174,7 @@ func (h *testHub) start(t *testing.T, conf []byte) *mosquittoProcess {
 // when the test failed, logs its output.
 type mosquittoProcess struct {
 	cancel context.CancelFunc
-	exited chan struct{}
+	exited <-chan struct{}
 	output testutil.SyncBuffer
 }
 
@@ -184,34 +184,14 @@ func startMosquitto(t *testing.T, id brokerIdentity, confPath, addr string) *mos
 	name, args := bin, []string{"-c", confPath}
 	if id.switchUser {
 		name = testutil.RequireTool(t, "setpriv", "util-linux")
-		args = append([]string{
-			"--reuid=" + strconv.Itoa(id.uid), "--regid=" + strconv.Itoa(id.gid),
-			"--clear-groups", "--", bin,
-		}, args...)
+		args = proctest.SetprivArgs(id.uid, id.gid, bin, args...)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
-	p := &mosquittoProcess{cancel: cancel, exited: make(chan struct{})}
+	p := &mosquittoProcess{cancel: cancel}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = &p.output, &p.output
-	// SIGTERM lets mosquitto log its shutdown. setpriv execs mosquitto, so
-	// the signal reaches the broker itself.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", p.output.String())
-		}
-	})
+	p.exited = proctest.Start(t, cmd, cancel, "mosquitto", &p.output)
 
 	waitCtx, waitCancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer waitCancel()

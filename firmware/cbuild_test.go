@@ -2,9 +2,6 @@ package firmware
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,17 +30,7 @@ const bearSSLHeader = "/usr/include/bearssl/bearssl.h"
 // headers and library are installed.
 func requireBearSSL(t *testing.T) {
 	t.Helper()
-	_, err := os.Stat(bearSSLHeader)
-	if err == nil {
-		return
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("check %s: %v", bearSSLHeader, err)
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: install the Debian package libbearssl-dev", bearSSLHeader)
-	}
-	t.Skipf("%s not found: install the Debian package libbearssl-dev to run this test", bearSSLHeader)
+	testutil.RequireFile(t, bearSSLHeader, "libbearssl-dev")
 }
 
 // coreSources returns the paths of the firmware core's C files.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/garagectl/garagectl/internal/layout"
+	"github.com/garagectl/garagectl/internal/testutil"
 )
 
 // TestBuildSourceOnly runs garagectl firmware build --source-only on a hub
@@ -96,7 +97,7 @@ func TestBuildErrors(t *testing.T) {
 	h := newHub(t)
 	emptyPath := t.TempDir()
 	sourceDir := t.TempDir()
-	writeTestFile(t, filepath.Join(sourceDir, "main.go"), "package main\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(sourceDir, "main.go"), "package main\n", 0o644)
 	args := func(extra ...string) []string {
 		return append([]string{"firmware", "build", "--config", h.configPath, "--root", h.root.Dir()}, extra...)
 	}
@@ -150,7 +151,7 @@ echo "Sketch uses 300000 bytes"
 func TestBuildWithToolchain(t *testing.T) {
 	h := newHub(t)
 	bin := t.TempDir()
-	writeTestFile(t, filepath.Join(bin, "arduino-cli"), fakeArduinoCLI, 0o755)
+	testutil.WriteFile(t, filepath.Join(bin, "arduino-cli"), fakeArduinoCLI, 0o755)
 	argsFile := filepath.Join(t.TempDir(), "args")
 	out := filepath.Join(h.dir, "firmware")
 

@@ -12,13 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/garagectl/garagectl/internal/hostfs"
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/testutil"
+	"github.com/garagectl/garagectl/internal/testutil/hubtest"
+	"github.com/garagectl/garagectl/internal/testutil/proctest"
 )
 
 // serverName is the broker's DNS name in the example config. Clients connect
@@ -64,12 +65,7 @@ func garagectl(t *testing.T) string {
 func buildGaragectl(bin string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin,
-		"github.com/garagectl/garagectl/cmd/garagectl").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%v\n%s", err, out)
-	}
-	return nil
+	return testutil.GoBuild(ctx, bin, "github.com/garagectl/garagectl/cmd/garagectl")
 }
 
 // cliResult is the outcome of one garagectl run.
@@ -114,23 +110,11 @@ type hub struct {
 	configPath string
 }
 
-// exampleConfigEnd is how the example config ends: with the last key of its
-// only device, so that a device appended after it joins the devices list.
-const exampleConfigEnd = "    wifi_password: !secret wifi_password\n"
-
+// newHub runs garagectl init on a new root, from the example config with the
+// named relays appended to its devices.
 func newHub(t *testing.T, extraDevices ...string) *hub {
 	t.Helper()
-	testutil.RequireRoot(t, "init hands files to the mosq group inside the scratch root")
-	testutil.RequireTool(t, "systemd-sysusers", "systemd")
-
-	// The broker runs as the root's mosq account, which must pass through
-	// every directory above the root, and t.TempDir makes its parent 0700.
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatalf("open %s to the broker's account: %v", d, err)
-		}
-	}
+	dir := hubtest.ScratchDir(t)
 	root, err := hostfs.NewRoot(filepath.Join(dir, "root"))
 	if err != nil {
 		t.Fatal(err)
@@ -141,27 +125,14 @@ func newHub(t *testing.T, extraDevices ...string) *hub {
 	if !strings.Contains(config, "names: ["+serverName+"]") {
 		t.Fatalf("the example config does not name the broker %s:\n%s", serverName, config)
 	}
-	if !strings.HasSuffix(config, exampleConfigEnd) && len(extraDevices) > 0 {
-		t.Fatalf("the example config no longer ends with %q:\n%s", exampleConfigEnd, config)
-	}
-	for _, name := range extraDevices {
-		config += "  - name: " + name + "\n    relay_pin: 4\n    pulse: 400ms\n" +
-			"    wifi_ssid: !secret wifi_ssid\n    wifi_password: !secret wifi_password\n"
-	}
+	config = hubtest.AppendRelays(t, config, extraDevices...)
 	secrets := mustGaragectl(t, "config", "example", "--secrets").stdout
-	writeTestFile(t, h.configPath, config, 0o644)
-	writeTestFile(t, filepath.Join(dir, "secrets.yaml"), secrets, 0o600)
+	testutil.WriteFile(t, h.configPath, config, 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "secrets.yaml"), secrets, 0o600)
 	pass := filepath.Join(dir, "ca-passphrase")
-	writeTestFile(t, pass, "correct horse battery staple\n", 0o600)
+	testutil.WriteFile(t, pass, "correct horse battery staple\n", 0o600)
 	mustGaragectl(t, "init", "--config", h.configPath, "--root", root.Dir(), "--ca-passphrase-file", pass)
 	return h
-}
-
-func writeTestFile(t *testing.T, path, data string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), mode); err != nil {
-		t.Fatalf("write %s: %v", path, err)
-	}
 }
 
 // path maps a host path into the hub's root.
@@ -181,7 +152,7 @@ func (h *hub) secret(t *testing.T, hostPath string) string {
 type broker struct {
 	addr   string
 	log    testutil.SyncBuffer
-	exited chan struct{}
+	exited <-chan struct{}
 }
 
 // brokerPathOption matches the mosquitto.conf options whose value is a host path.
@@ -201,28 +172,12 @@ func startBroker(t *testing.T, h *hub) *broker {
 	port := testutil.FreePort(t)
 	confPath := writeBrokerConfig(t, h, port, mosq.GID)
 
-	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port)}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, setpriv, "--reuid="+strconv.Itoa(mosq.UID),
-		"--regid="+strconv.Itoa(mosq.GID), "--clear-groups", "--", mosquitto, "-c", confPath)
+	cmd := exec.CommandContext(ctx, setpriv,
+		proctest.SetprivArgs(mosq.UID, mosq.GID, mosquitto, "-c", confPath)...)
 	cmd.Stdout, cmd.Stderr = &b.log, &b.log
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	go func() {
-		cmd.Wait()
-		close(b.exited)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-b.exited
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", b.log.String())
-		}
-	})
+	b.exited = proctest.Start(t, cmd, cancel, "mosquitto", &b.log)
 	waitFor(t, "mosquitto to start", 10*time.Second, b.exited, func() bool {
 		return strings.Contains(b.log.String(), " running")
 	})
@@ -253,7 +208,7 @@ func writeBrokerConfig(t *testing.T, h *hub, port, brokerGID int) string {
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	writeTestFile(t, path, strings.Join(lines, ""), 0o640)
+	testutil.WriteFile(t, path, strings.Join(lines, ""), 0o640)
 	for _, p := range []string{dir, path} {
 		if err := os.Chown(p, 0, brokerGID); err != nil {
 			t.Fatalf("hand %s to the broker's group: %v", p, err)

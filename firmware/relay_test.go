@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/testutil"
+	"github.com/garagectl/garagectl/internal/testutil/mqtttest"
 	"github.com/garagectl/garagectl/pki"
 )
 
@@ -116,7 +115,7 @@ func TestHostRelayRejectsBroker(t *testing.T) {
 	b := startBroker(t, h)
 
 	otherCA := filepath.Join(t.TempDir(), "other-ca.crt")
-	writeTestFile(t, otherCA, string(newOtherCA(t)), 0o644)
+	testutil.WriteFile(t, otherCA, string(newOtherCA(t)), 0o644)
 	day := int64(24 * time.Hour / time.Second)
 	cases := []struct {
 		name  string
@@ -332,16 +331,15 @@ var clientCount atomic.Int64
 // trusting only the hub's CA and checking the name hub.home.arpa.
 func connectMQTT(t *testing.T, b *broker, h *hub, account string) *mqttClient {
 	t.Helper()
-	pool := x509.NewCertPool()
 	caPEM, err := os.ReadFile(h.path(layout.CACert))
-	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
+	if err != nil {
 		t.Fatalf("load the hub's CA: %v", err)
 	}
 	c := &mqttClient{account: account, messages: make(chan message, 64)}
 	opts := mqtt.NewClientOptions().
 		AddBroker("ssl://" + b.addr).
 		SetClientID(fmt.Sprintf("firmware-test-%s-%d", account, clientCount.Add(1))).
-		SetTLSConfig(&tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}).
+		SetTLSConfig(mqtttest.ClientTLS(t, caPEM, layout.CACert, serverName)).
 		SetUsername(account).
 		SetPassword(h.secret(t, layout.MQTTPassword(account))).
 		SetProtocolVersion(4).
@@ -361,25 +359,12 @@ func connectMQTT(t *testing.T, b *broker, h *hub, account string) *mqttClient {
 
 func wait(t *testing.T, token mqtt.Token) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), mqttTimeout)
-	defer cancel()
-	select {
-	case <-token.Done():
-		return token.Error()
-	case <-ctx.Done():
-		return fmt.Errorf("no reply from the broker within %s", mqttTimeout)
-	}
+	return mqtttest.WaitToken(t, token, mqttTimeout)
 }
 
 func (c *mqttClient) subscribe(t *testing.T, topic string) {
 	t.Helper()
-	token := c.client.Subscribe(topic, 1, nil)
-	if err := wait(t, token); err != nil {
-		t.Fatalf("%s: subscribe to %s: %v", c.account, topic, err)
-	}
-	if granted := token.(*mqtt.SubscribeToken).Result()[topic]; granted != 1 {
-		t.Fatalf("%s: subscribe to %s: granted QoS %#x, want 1", c.account, topic, granted)
-	}
+	mqtttest.MustSubscribe(t, c.client, c.account, topic, mqttTimeout)
 }
 
 // publish sends payload with QoS 1. With MQTT 3.1.1, mosquitto acknowledges

@@ -57,7 +57,7 @@ func TestCStringCompiles(t *testing.T) {
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "strings.c")
-	writeTestFile(t, file, src.String(), 0o600)
+	testutil.WriteFile(t, file, src.String(), 0o600)
 	compilers := [][]string{{cc, "-std=c99", "-trigraphs"}}
 	if gxx, err := exec.LookPath("g++"); err == nil {
 		compilers = append(compilers, []string{gxx, "-std=c++11", "-trigraphs", "-x", "c++"})
@@ -108,7 +108,7 @@ func TestConfigHeaderCompiles(t *testing.T) {
 	}
 	dir := t.TempDir()
 	header := fileData(t, files, ConfigHeaderPath)
-	writeTestFile(t, filepath.Join(dir, "garage_config.h"), string(header), 0o600)
+	testutil.WriteFile(t, filepath.Join(dir, "garage_config.h"), string(header), 0o600)
 	program := `#include <stdio.h>
 #include "garage_config.h"
 static void show(const char *name, const char *value, size_t len)
@@ -141,7 +141,7 @@ int main()
     return 0;
 }
 `
-	writeTestFile(t, filepath.Join(dir, "main.cpp"), program, 0o600)
+	testutil.WriteFile(t, filepath.Join(dir, "main.cpp"), program, 0o600)
 	bin := filepath.Join(dir, "main")
 	compileC(t, gxx, "-std=c++11", "-trigraphs", "-Wall", "-Wextra", "-Werror",
 		"-o", bin, filepath.Join(dir, "main.cpp"))
@@ -303,7 +303,7 @@ func testRoot(t *testing.T) (*config.Config, hostfs.Root) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		writeTestFile(t, p, data, 0o600)
+		testutil.WriteFile(t, p, data, 0o600)
 	}
 	write(layout.CACert, string(ca.CertPEM()))
 	write(layout.MQTTPassword("relay1"), "generated-mqtt-password\n")
@@ -349,7 +349,7 @@ func TestLoadSettings(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeTestFile(t, p, string(own), 0o644)
+	testutil.WriteFile(t, p, string(own), 0o644)
 	if s, err = LoadSettings(cfg, root, "relay1", []string{"ntp.example.org"}); err != nil {
 		t.Fatalf("LoadSettings: %v", err)
 	}
@@ -376,15 +376,15 @@ func TestLoadSettingsErrors(t *testing.T) {
 			}},
 		{name: "long password", device: "relay1", want: "65 bytes long",
 			prepare: func(t *testing.T, _ *config.Config, root hostfs.Root) {
-				writeTestFile(t, root.Path(layout.MQTTPassword("relay1")), strings.Repeat("p", 65)+"\n", 0o600)
+				testutil.WriteFile(t, root.Path(layout.MQTTPassword("relay1")), strings.Repeat("p", 65)+"\n", 0o600)
 			}},
 		{name: "short key", device: "relay1", want: "does not contain a 32-byte key in hex",
 			prepare: func(t *testing.T, _ *config.Config, root hostfs.Root) {
-				writeTestFile(t, root.Path(layout.DeviceKey("relay1")), "secretkeyabcdef\n", 0o600)
+				testutil.WriteFile(t, root.Path(layout.DeviceKey("relay1")), "secretkeyabcdef\n", 0o600)
 			}},
 		{name: "two-line key", device: "relay1", want: "does not contain one secret on one line",
 			prepare: func(t *testing.T, _ *config.Config, root hostfs.Root) {
-				writeTestFile(t, root.Path(layout.DeviceKey("relay1")), "secretkeyabcdef\nxx\n", 0o600)
+				testutil.WriteFile(t, root.Path(layout.DeviceKey("relay1")), "secretkeyabcdef\nxx\n", 0o600)
 			}},
 	}
 	for _, c := range cases {
@@ -445,7 +445,7 @@ func TestWriteProjectRejectsOtherDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "main.go"), "package main\n", 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "main.go"), "package main\n", 0o644)
 	err = WriteProject(dir, files)
 	if !errors.Is(err, ErrNotProject) {
 		t.Fatalf("WriteProject into a source directory: %v, want ErrNotProject", err)
@@ -455,7 +455,7 @@ func TestWriteProjectRejectsOtherDirectory(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "file")
-	writeTestFile(t, file, "", 0o644)
+	testutil.WriteFile(t, file, "", 0o644)
 	if err := WriteProject(file, files); !errors.Is(err, ErrNotProject) {
 		t.Errorf("WriteProject onto a file: %v, want ErrNotProject", err)
 	}

@@ -19,11 +19,10 @@ import (
 // which the test binary cannot stand in for.
 func buildGaragectl(t *testing.T) string {
 	t.Helper()
-	goTool := testutil.RequireTool(t, "go", "golang-go")
+	testutil.RequireTool(t, "go", "golang-go")
 	bin := filepath.Join(t.TempDir(), "garagectl")
-	out, err := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := testutil.GoBuild(t.Context(), bin, "."); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"math/big"
@@ -19,6 +18,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/garagectl/garagectl/internal/testutil/mqtttest"
 )
 
 // mqttTimeout bounds each MQTT step: connect, subscribe, and the wait for a
@@ -46,11 +47,8 @@ type mqttClient struct {
 // from the tree and checks the broker's name.
 func clientTLS(t *testing.T, s *scenario) *tls.Config {
 	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(s.readTreeFile(t, "/etc/garagectl/pki/ca.crt")) {
-		t.Fatalf("/etc/garagectl/pki/ca.crt in the tree contains no PEM certificate")
-	}
-	return &tls.Config{RootCAs: pool, ServerName: brokerName, MinVersion: tls.VersionTLS12}
+	const caPath = "/etc/garagectl/pki/ca.crt"
+	return mqtttest.ClientTLS(t, s.readTreeFile(t, caPath), caPath+" in the tree", brokerName)
 }
 
 // dialMQTT connects to the broker from source over TLS with MQTT 3.1.1 and a
@@ -122,25 +120,14 @@ func servedSerial(m *machine, source string, tlsConfig *tls.Config) (*big.Int, e
 // waitToken waits up to mqttTimeout for token and returns its error.
 func waitToken(t *testing.T, token mqtt.Token) error {
 	t.Helper()
-	select {
-	case <-token.Done():
-		return token.Error()
-	case <-time.After(mqttTimeout):
-		return fmt.Errorf("no reply from the broker within %s", mqttTimeout)
-	}
+	return mqtttest.WaitToken(t, token, mqttTimeout)
 }
 
 // mustSubscribe subscribes to topic with QoS 1 and fails the test unless the
 // broker grants QoS 1.
 func (c *mqttClient) mustSubscribe(t *testing.T, topic string) {
 	t.Helper()
-	token := c.client.Subscribe(topic, 1, nil)
-	if err := waitToken(t, token); err != nil {
-		t.Fatalf("%s: subscribe to %s: %v", c.username, topic, err)
-	}
-	if granted := token.(*mqtt.SubscribeToken).Result()[topic]; granted != 1 {
-		t.Fatalf("%s: subscribe to %s: granted QoS %#x, want 1", c.username, topic, granted)
-	}
+	mqtttest.MustSubscribe(t, c.client, c.username, topic, mqttTimeout)
 }
 
 // checkConnected fails the test if the client's connection dropped.

@@ -59,23 +59,24 @@ func buildAndRun(m *testing.M) int {
 	defer os.RemoveAll(dir)
 
 	binaries.garagectl = filepath.Join(dir, "garagectl")
-	if out, err := goBuild(binaries.garagectl, "github.com/garagectl/garagectl/cmd/garagectl"); err != nil {
-		fmt.Fprintf(os.Stderr, "build garagectl: %v\n%s", err, out)
+	if err := goBuild(binaries.garagectl, "github.com/garagectl/garagectl/cmd/garagectl"); err != nil {
+		fmt.Fprintf(os.Stderr, "build garagectl: %v\n", err)
 		return 1
 	}
 	gate := filepath.Join(dir, "garage-gate")
-	if out, err := goBuild(gate, "github.com/garagectl/garagectl/cmd/garage-gate"); err != nil {
-		binaries.gateErr = fmt.Errorf("%v\n%s", err, out)
+	if err := goBuild(gate, "github.com/garagectl/garagectl/cmd/garage-gate"); err != nil {
+		binaries.gateErr = err
 	} else {
 		binaries.gate = gate
 	}
 	return m.Run()
 }
 
-func goBuild(out, pkg string) ([]byte, error) {
+// goBuild builds pkg into out within buildTimeout.
+func goBuild(out, pkg string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	return exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput()
+	return testutil.GoBuild(ctx, out, pkg)
 }
 
 // requireGate skips a check of the gate when garage-gate did not build, and

@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -127,17 +124,7 @@ func TestChainPhoneGateBrokerRelay(t *testing.T) {
 // headers are installed.
 func requireBearSSL(t *testing.T) {
 	t.Helper()
-	_, err := os.Stat(bearSSLHeader)
-	if err == nil {
-		return
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("check %s: %v", bearSSLHeader, err)
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: install the Debian package libbearssl-dev", bearSSLHeader)
-	}
-	t.Skipf("%s not found: install the Debian package libbearssl-dev to run this test", bearSSLHeader)
+	testutil.RequireFile(t, bearSSLHeader, "libbearssl-dev")
 }
 
 // buildHostRelay compiles the host build of the relay and returns its path.

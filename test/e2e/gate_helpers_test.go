@@ -18,6 +18,7 @@ import (
 	"github.com/garagectl/garagectl/gate/command"
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/testutil"
+	"github.com/garagectl/garagectl/internal/testutil/proctest"
 )
 
 // gateHost is the gate's virtual host in the example config.
@@ -38,9 +39,9 @@ func gateBinary(t *testing.T) string {
 	t.Helper()
 	gateBuild.once.Do(func() {
 		path := filepath.Join(filepath.Dir(garagectlBin), "garage-gate")
-		cmd := exec.Command("go", "build", "-o", path, "github.com/garagectl/garagectl/cmd/garage-gate")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			gateBuild.err = fmt.Errorf("build garage-gate: %v\n%s", err, out)
+		err := testutil.GoBuild(context.Background(), path, "github.com/garagectl/garagectl/cmd/garage-gate")
+		if err != nil {
+			gateBuild.err = fmt.Errorf("build garage-gate: %v", err)
 			return
 		}
 		gateBuild.path = path
@@ -92,7 +93,7 @@ func writeGateConfig(t *testing.T, h *hub, b *broker, s gateSettings) (path, lis
 		dir = t.TempDir()
 	}
 	path = filepath.Join(dir, "gate.yaml")
-	writeFile(t, path, config, 0o644)
+	testutil.WriteFile(t, path, config, 0o644)
 	return path, listen
 }
 
@@ -251,7 +252,7 @@ func prepareCurl(t *testing.T, g *gateProc, req curlRequest) *curlRun {
 		fmt.Fprintf(&conf, "header = %q\n", "Authorization: Bearer "+req.token)
 	}
 	confPath := filepath.Join(dir, "curl.conf")
-	writeFile(t, confPath, conf.String(), 0o600)
+	testutil.WriteFile(t, confPath, conf.String(), 0o600)
 
 	c := &curlRun{headerPath: filepath.Join(dir, "header"), bodyPath: filepath.Join(dir, "body")}
 	c.cmd = exec.CommandContext(t.Context(), bin, "--silent", "--show-error", "--max-time", "10",
@@ -335,31 +336,14 @@ func startBrokerAgain(t *testing.T, h *hub, b *broker) *broker {
 		t.Fatalf("find the config that startBroker wrote: %v", err)
 	}
 
-	next := &broker{addr: b.addr, exited: make(chan struct{})}
+	next := &broker{addr: b.addr}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, testutil.RequireTool(t, "setpriv", "util-linux"),
-		"--reuid="+strconv.Itoa(mosq.UID), "--regid="+strconv.Itoa(mosq.GID), "--clear-groups",
-		"--", testutil.RequireTool(t, "mosquitto", "mosquitto"), "-c", confPath)
+		proctest.SetprivArgs(mosq.UID, mosq.GID,
+			testutil.RequireTool(t, "mosquitto", "mosquitto"), "-c", confPath)...)
 	cmd.Stdout, cmd.Stderr = &next.log, &next.log
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start mosquitto again: %v", err)
-	}
+	next.exited = proctest.Start(t, cmd, cancel, "the restarted mosquitto", &next.log)
 	next.pid = cmd.Process.Pid
-	go func() {
-		cmd.Wait()
-		close(next.exited)
-	}()
-
-	t.Cleanup(func() {
-		cancel()
-		<-next.exited
-		if t.Failed() {
-			t.Logf("output of the restarted mosquitto:\n%s", next.log.String())
-		}
-	})
 	next.waitLog(t, " running")
 	return next
 }

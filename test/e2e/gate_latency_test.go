@@ -52,9 +52,8 @@ func gateBenchBinary(t *testing.T) string {
 	t.Helper()
 	gateBenchBuild.once.Do(func() {
 		path := filepath.Join(filepath.Dir(garagectlBin), "gatebench")
-		cmd := exec.Command("go", "build", "-o", path, "./testdata/gatebench")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			gateBenchBuild.err = fmt.Errorf("build gatebench: %v\n%s", err, out)
+		if err := testutil.GoBuild(context.Background(), path, "./testdata/gatebench"); err != nil {
+			gateBenchBuild.err = fmt.Errorf("build gatebench: %v", err)
 			return
 		}
 		gateBenchBuild.path = path
@@ -142,7 +141,7 @@ func startMitmdump(t *testing.T, h *hub, b *broker, mitmdump string, p phoneSecr
 		t.Fatal(err)
 	}
 	settingsPath := filepath.Join(dir, "settings.json")
-	writeFile(t, settingsPath, string(settings), 0o600)
+	testutil.WriteFile(t, settingsPath, string(settings), 0o600)
 	addon, err := filepath.Abs("testdata/mitm_trigger.py")
 	if err != nil {
 		t.Fatal(err)

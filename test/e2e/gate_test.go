@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/garagectl/garagectl/internal/layout"
+	"github.com/garagectl/garagectl/internal/testutil"
 )
 
 // apiBody is the JSON body of the gate's trigger API.
@@ -246,7 +247,7 @@ func writeCredentials(t *testing.T, h *hub, dir string, p phoneSecrets) {
 		layout.DeviceKeyCredential("relay1"):   readSecret(t, h.path(layout.DeviceKey("relay1"))),
 	}
 	for name, secret := range files {
-		writeFile(t, filepath.Join(dir, name), secret+"\n", 0o400)
+		testutil.WriteFile(t, filepath.Join(dir, name), secret+"\n", 0o400)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"github.com/garagectl/garagectl/internal/hostfs"
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/testutil"
+	"github.com/garagectl/garagectl/internal/testutil/hubtest"
+	"github.com/garagectl/garagectl/internal/testutil/mqtttest"
 )
 
 // serverName is the broker's DNS name in the example config. Clients connect
@@ -47,10 +48,8 @@ func buildAndRun(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	garagectlBin = filepath.Join(dir, "garagectl")
-	build := exec.CommandContext(ctx, "go", "build", "-o", garagectlBin,
-		"github.com/garagectl/garagectl/cmd/garagectl")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	err = testutil.GoBuild(ctx, garagectlBin, "github.com/garagectl/garagectl/cmd/garagectl")
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "build garagectl: %v\n", err)
 		return 1
 	}
@@ -108,28 +107,12 @@ type hub struct {
 	passphrasePath string
 }
 
-// exampleConfigEnd is how the example config ends: with the last key of the
-// only device, so a device appended after it joins the devices list.
-const exampleConfigEnd = "    wifi_password: !secret wifi_password\n"
-
 // newHub runs garagectl init on a new root, from the example config with the
 // named relays appended to its devices. The relays share the example's Wi-Fi
 // secrets.
 func newHub(t *testing.T, extraDevices ...string) *hub {
 	t.Helper()
-	testutil.RequireRoot(t, "init hands files to the mosq group inside the scratch root")
-	testutil.RequireTool(t, "systemd-sysusers", "systemd")
-
-	// The broker runs as the root's mosq account, which must pass through
-	// every directory above the root. t.TempDir makes the parent 0700.
-	// NOTE: the directories above that, $TMPDIR included, must be searchable
-	// by other users, as the default /tmp is.
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatalf("open %s to the broker's account: %v", d, err)
-		}
-	}
+	dir := hubtest.ScratchDir(t)
 	h := &hub{
 		dir:            dir,
 		configPath:     filepath.Join(dir, "garage.yaml"),
@@ -143,18 +126,11 @@ func newHub(t *testing.T, extraDevices ...string) *hub {
 
 	config := mustGaragectl(t, "config", "example").stdout
 	checkExampleBroker(t, config)
-	if !strings.HasSuffix(config, exampleConfigEnd) && len(extraDevices) > 0 {
-		t.Fatalf("the example config no longer ends with %q, so the test cannot append a device:\n%s",
-			exampleConfigEnd, config)
-	}
-	for _, name := range extraDevices {
-		config += fmt.Sprintf("  - name: %s\n    relay_pin: 4\n    pulse: 400ms\n"+
-			"    wifi_ssid: !secret wifi_ssid\n    wifi_password: !secret wifi_password\n", name)
-	}
+	config = hubtest.AppendRelays(t, config, extraDevices...)
 	secrets := mustGaragectl(t, "config", "example", "--secrets").stdout
-	writeFile(t, h.configPath, config, 0o644)
-	writeFile(t, filepath.Join(dir, "secrets.yaml"), secrets, 0o600)
-	writeFile(t, h.passphrasePath, "correct horse battery staple\n", 0o600)
+	testutil.WriteFile(t, h.configPath, config, 0o644)
+	testutil.WriteFile(t, filepath.Join(dir, "secrets.yaml"), secrets, 0o600)
+	testutil.WriteFile(t, h.passphrasePath, "correct horse battery staple\n", 0o600)
 
 	mustGaragectl(t, "init", "--config", h.configPath, "--root", root.Dir(),
 		"--ca-passphrase-file", h.passphrasePath)
@@ -169,13 +145,6 @@ func checkExampleBroker(t *testing.T, config string) {
 		if !strings.Contains(config, line) {
 			t.Fatalf("the example config has no %q line:\n%s", line, config)
 		}
-	}
-}
-
-func writeFile(t *testing.T, path, data string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), mode); err != nil {
-		t.Fatalf("write %s: %v", path, err)
 	}
 }
 
@@ -199,23 +168,13 @@ func (h *hub) password(t *testing.T, account string) string {
 	return secret
 }
 
-// caPool returns a pool that contains only the hub's CA certificate.
-func (h *hub) caPool(t *testing.T) *x509.CertPool {
+// clientTLS returns the TLS settings of a client that trusts only the hub's
+// CA and expects the broker's name.
+func (h *hub) clientTLS(t *testing.T) *tls.Config {
 	t.Helper()
 	data, err := os.ReadFile(h.path(layout.CACert))
 	if err != nil {
 		t.Fatalf("read CA certificate: %v", err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		t.Fatalf("%s contains no PEM certificate", layout.CACert)
-	}
-	return pool
-}
-
-// clientTLS returns the TLS settings of a client that trusts only the hub's
-// CA and expects the broker's name.
-func (h *hub) clientTLS(t *testing.T) *tls.Config {
-	t.Helper()
-	return &tls.Config{RootCAs: h.caPool(t), ServerName: serverName, MinVersion: tls.VersionTLS12}
+	return mqtttest.ClientTLS(t, data, layout.CACert, serverName)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/testutil"
+	"github.com/garagectl/garagectl/internal/testutil/proctest"
 )
 
 // generatedPort is the broker port in the example config.
@@ -34,7 +35,7 @@ type broker struct {
 	addr   string // 127.0.0.1:port of the TLS listener
 	pid    int
 	log    testutil.SyncBuffer // stdout and stderr of mosquitto
-	exited chan struct{}
+	exited <-chan struct{}
 }
 
 // startBroker starts mosquitto on a copy of the hub's mosquitto.conf, as the
@@ -62,12 +63,9 @@ func startBrokerIn(t *testing.T, h *hub, ns *netns) *broker {
 	}
 	confPath := writeBrokerConfig(t, h, port, mosq.GID)
 
-	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+	b := &broker{addr: "127.0.0.1:" + strconv.Itoa(port)}
 	ctx, cancel := context.WithCancel(context.Background())
-	args := []string{
-		"--reuid=" + strconv.Itoa(mosq.UID), "--regid=" + strconv.Itoa(mosq.GID), "--clear-groups",
-		"--", mosquitto, "-c", confPath,
-	}
+	args := proctest.SetprivArgs(mosq.UID, mosq.GID, mosquitto, "-c", confPath)
 	var cmd *exec.Cmd
 	if ns != nil {
 		cmd = ns.command(ctx, setpriv, args...)
@@ -77,24 +75,8 @@ func startBrokerIn(t *testing.T, h *hub, ns *netns) *broker {
 	cmd.Stdout, cmd.Stderr = &b.log, &b.log
 	// nsenter and setpriv exec mosquitto, so SIGTERM reaches the broker
 	// itself and it logs its shutdown.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start mosquitto: %v", err)
-	}
+	b.exited = proctest.Start(t, cmd, cancel, "mosquitto", &b.log)
 	b.pid = cmd.Process.Pid
-	go func() {
-		cmd.Wait()
-		close(b.exited)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-b.exited
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", b.log.String())
-		}
-	})
 
 	// mosquitto logs "running" after it has opened its listeners. Waiting
 	// for that line, not probing the port, keeps the startup log free of
@@ -120,7 +102,7 @@ func writeBrokerConfig(t *testing.T, h *hub, port, brokerGID int) string {
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		t.Fatalf("create broker directory: %v", err)
 	}
-	writeFile(t, path, conf, 0o640)
+	testutil.WriteFile(t, path, conf, 0o640)
 	for _, p := range []string{dir, path} {
 		if err := os.Chown(p, 0, brokerGID); err != nil {
 			t.Fatalf("hand %s to the broker's group: %v", p, err)

@@ -10,6 +10,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/garagectl/garagectl/internal/testutil/mqtttest"
 )
 
 // mqttTimeout bounds each MQTT step: connect, subscribe, publish, and the
@@ -97,38 +99,21 @@ func connectMQTT(
 // waitToken waits up to mqttTimeout for token and returns its error.
 func waitToken(t *testing.T, token mqtt.Token) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), mqttTimeout)
-	defer cancel()
-	select {
-	case <-token.Done():
-		return token.Error()
-	case <-ctx.Done():
-		return fmt.Errorf("no reply from the broker within %s: %w", mqttTimeout, ctx.Err())
-	}
+	return mqtttest.WaitToken(t, token, mqttTimeout)
 }
 
 // subscribe subscribes to topic with QoS 1 and returns the QoS the broker
 // granted, 0x80 meaning it refused the subscription.
 func (c *mqttClient) subscribe(t *testing.T, topic string) byte {
 	t.Helper()
-	token := c.client.Subscribe(topic, 1, nil)
-	if err := waitToken(t, token); err != nil {
-		t.Fatalf("%s: subscribe to %s: %v", c.username, topic, err)
-	}
-	granted, ok := token.(*mqtt.SubscribeToken).Result()[topic]
-	if !ok {
-		t.Fatalf("%s: the SUBACK for %s has no return code", c.username, topic)
-	}
-	return granted
+	return mqtttest.Subscribe(t, c.client, c.username, topic, mqttTimeout)
 }
 
 // mustSubscribe subscribes to topic and fails the test unless the broker
 // grants QoS 1.
 func (c *mqttClient) mustSubscribe(t *testing.T, topic string) {
 	t.Helper()
-	if granted := c.subscribe(t, topic); granted != 1 {
-		t.Fatalf("%s: subscribe to %s: granted QoS %#x, want 1", c.username, topic, granted)
-	}
+	mqtttest.MustSubscribe(t, c.client, c.username, topic, mqttTimeout)
 }
 
 // publish sends payload to topic with QoS 1 and waits for the PUBACK. With
