@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"github.com/spf13/cobra"
 
 	"github.com/garagectl/garagectl/config"
@@ -21,8 +22,12 @@ func newConfigCheckCommand(g *globals) *cobra.Command {
 		Short: "Load the config and its secrets, and report every error with file:line:column",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := g.loadConfig(cmd); err != nil {
+			cfg, err := g.loadConfig(cmd)
+			if err != nil {
 				return err
+			}
+			if g.output == "json" {
+				return printCheckJSON(cmd, cfg)
 			}
 			g.infof(cmd.ErrOrStderr(), "%s: ok", g.configPath)
 			return nil
@@ -48,4 +53,20 @@ func newConfigExampleCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&secrets, "secrets", false,
 		"print the matching secrets.yaml to put beside the config instead")
 	return cmd
+}
+
+// printCheckJSON prints the result of a passing config check: the file and
+// its warnings. A failing check prints its errors on stderr as text.
+func printCheckJSON(cmd *cobra.Command, cfg *config.Config) error {
+	warnings := []string{}
+	for _, w := range cfg.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		File     string   `json:"file"`
+		OK       bool     `json:"ok"`
+		Warnings []string `json:"warnings"`
+	}{cfg.File, true, warnings})
 }

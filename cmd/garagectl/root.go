@@ -57,7 +57,7 @@ and ACLs, system users, and the files the gate and the relay firmware need.`,
 		newFirmwareCommand(g),
 		newAuditCommand(g),
 		newFirewallCommand(g),
-		newVersionCommand(),
+		newVersionCommand(g),
 	)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime/debug"
 
@@ -11,12 +12,15 @@ import (
 // the module version from the build info is used.
 var version = ""
 
-func newVersionCommand() *cobra.Command {
+func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of garagectl",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.output == "json" {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]string{"version": versionString()})
+			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "garagectl %s\n", versionString())
 			return err
 		},
