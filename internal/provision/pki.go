@@ -45,8 +45,8 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 }
 
 // hostCACert returns the CA certificate the host trusts. When the host's copy
-// is missing, as after an init that was stopped half-way, the copy in the
-// offline directory stands in, so that apply puts it back.
+// is missing, as after an init that was stopped half-way, it returns the copy
+// in the offline directory, so that apply puts it back.
 func hostCACert(o Options) ([]byte, error) {
 	caPEM, err := os.ReadFile(o.Root.Path(layout.CACert))
 	if err == nil {
@@ -174,8 +174,9 @@ func serverFiles(certPEM, keyPEM []byte) []change.Change {
 }
 
 // currentOrNewServer keeps the server certificate and key when they still
-// match the config and are far from expiry; otherwise it loads the offline CA
-// and issues new ones. An audit keeps them either way and records a finding.
+// match the config and are far from expiry. Otherwise it loads the offline CA
+// and issues new ones, unless NoCAKey is set: then it keeps them and records
+// a finding.
 func currentOrNewServer(o Options, res *Result) ([]change.Change, bool, error) {
 	certPEM, certErr := os.ReadFile(o.Root.Path(layout.ServerCert))
 	keyPEM, keyErr := os.ReadFile(o.Root.Path(layout.ServerKey))
