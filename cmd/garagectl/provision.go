@@ -114,12 +114,14 @@ func (r *provisionRun) run(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	if r.newCA {
-		r.printInitSummary(cmd.ErrOrStderr(), res, plan)
+		r.printInitSummary(cmd.ErrOrStderr(), root.Path(res.CAKey), plan)
 	}
 	return nil
 }
 
-func (r *provisionRun) printInitSummary(w io.Writer, res *provision.Result, plan []change.Planned) {
+// printInitSummary ends init with what it made, where the CA key went (caKey,
+// under --root when one is set) and the next commands.
+func (r *provisionRun) printInitSummary(w io.Writer, caKey string, plan []change.Planned) {
 	created := 0
 	for _, p := range plan {
 		if p.Action == change.Create {
@@ -127,7 +129,7 @@ func (r *provisionRun) printInitSummary(w io.Writer, res *provision.Result, plan
 		}
 	}
 	r.g.infof(w, "\ninit created %d files, directories and accounts under %s.", created, r.g.rootDir)
-	r.g.infof(w, "The CA key is at %s, encrypted with your passphrase. Keep it on removable", res.CAKey)
+	r.g.infof(w, "The CA key is at %s, encrypted with your passphrase. Keep it on removable", caKey)
 	r.g.infof(w, "media, offline: only init and cert rotate need it.")
 	r.g.infof(w, "Next: garagectl cert status, then garagectl apply after each config change.")
 }
