@@ -153,26 +153,11 @@ func (c *Config) Device(name string) (*Device, bool) {
 }
 
 // readBounded reads a regular file of at most MaxFileSize bytes.
-// It checks the type before it opens the file, because opening a FIFO blocks.
 func readBounded(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	data, err := readBoundedFS(os.DirFS(filepath.Dir(path)), filepath.Base(path), path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Path = path // name the file as the user gave it
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes, too large for a config file", path, MaxFileSize)
-	}
-	return data, nil
+	return data, err
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
@@ -63,7 +64,7 @@ func (s *secretStore) skipped() bool { return s.dir == nil }
 
 func (d *decoder) loadSecrets() {
 	s := d.secrets
-	data, err := fs.ReadFile(s.dir, SecretsFile)
+	data, err := readBoundedFS(s.dir, SecretsFile, s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.missing = true
 		return
@@ -144,4 +145,36 @@ func (d *decoder) checkSecretsMode() {
 	}
 	d.warnings = append(d.warnings, Warning{File: s.path, Msg: fmt.Sprintf(
 		"readable by other users (mode %04o): run chmod 600 %s", info.Mode().Perm(), s.path)})
+}
+
+// ErrBadFile is wrapped by the error for a config or secrets file that is no
+// regular file or is larger than MaxFileSize.
+var ErrBadFile = errors.New("unusable file")
+
+// readBoundedFS reads name from fsys: a regular file of at most MaxFileSize
+// bytes, its type checked before the open, because opening a FIFO blocks.
+// Messages call the file display. A file of the wrong type or size gives an
+// error that wraps ErrBadFile.
+func readBoundedFS(fsys fs.FS, name, display string) ([]byte, error) {
+	fi, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadFile, display)
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes, too large for a config file",
+			ErrBadFile, display, MaxFileSize)
+	}
+	return data, nil
 }

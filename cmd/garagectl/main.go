@@ -80,7 +80,7 @@ func exitStatus(err error) int {
 	var ue usageError
 	var ce *config.Error
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, fs.ErrNotExist),
+	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, fs.ErrNotExist), errors.Is(err, config.ErrBadFile),
 		errors.Is(err, firewall.ErrInvalidOptions):
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command"):
@@ -99,9 +99,8 @@ func printError(w io.Writer, err error) {
 	}
 	var ce *pki.ConstraintError
 	if errors.As(err, &ce) {
-		fmt.Fprintln(w, "hint: the CA's name constraints hold the broker names and addresses of the")
-		fmt.Fprintln(w, "hint: config at init; to serve another one, make a new CA: move")
-		fmt.Fprintln(w, "hint: /etc/garagectl/pki/ca.crt and the offline ca.key aside, run garagectl init,")
-		fmt.Fprintln(w, "hint: then build and flash every relay's firmware again")
+		fmt.Fprintln(w, "hint: the CA permits only the broker names and addresses the config had at init.")
+		fmt.Fprintln(w, "hint: to serve another, move /etc/garagectl/pki/ca.crt, server.crt and the offline ca.key aside,")
+		fmt.Fprintln(w, "hint: run garagectl init for a new CA, then build and flash every relay's firmware again.")
 	}
 }

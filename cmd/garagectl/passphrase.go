@@ -11,6 +11,10 @@ import (
 	"golang.org/x/term"
 )
 
+// minNewPassphrase is the shortest passphrase init accepts for a new CA key.
+// Whoever steals the media can guess offline, and PBKDF2 only slows each guess.
+const minNewPassphrase = 12
+
 // passphraseEnv names the environment variable that may hold the CA passphrase.
 const passphraseEnv = "GARAGECTL_CA_PASSPHRASE"
 
@@ -20,7 +24,7 @@ const passphraseEnv = "GARAGECTL_CA_PASSPHRASE"
 type passphraseSource struct {
 	file string
 	cmd  *cobra.Command
-	// confirm asks twice at a prompt, for a new CA.
+	// confirm asks twice at a prompt and enforces minNewPassphrase, for a new CA.
 	confirm bool
 	cached  []byte
 	g       *globals
@@ -45,13 +49,17 @@ func (s *passphraseSource) Get() ([]byte, error) {
 	if len(p) == 0 {
 		return nil, usagef("the CA passphrase is empty: an offline CA key must be encrypted")
 	}
+	if s.confirm && len(p) < minNewPassphrase {
+		return nil, usagef("the CA passphrase has %d characters: a new CA needs at least %d",
+			len(p), minNewPassphrase)
+	}
 	s.cached = p
 	return p, nil
 }
 
 func (s *passphraseSource) read() ([]byte, error) {
 	if s.file != "" {
-		if fi, err := os.Stat(s.file); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if fi, err := os.Stat(s.file); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
 			s.g.warnf(s.cmd.ErrOrStderr(), "%s is readable by other users (mode %04o): run chmod 600 %s",
 				s.file, fi.Mode().Perm(), s.file)
 		}

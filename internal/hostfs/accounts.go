@@ -2,10 +2,10 @@ package hostfs
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -80,16 +80,15 @@ func (r Root) Owner(user, group string) (uid, gid int, err error) {
 // database at host path db until it returns true. It returns ErrNoAccount when
 // no line matched or the database does not exist yet.
 func (r Root) scanDB(db string, fields int, match func([]string) bool) error {
-	f, err := os.Open(r.Path(db))
+	data, err := ReadFile(r.Path(db))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNoAccount
 	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || strings.HasPrefix(line, "#") {

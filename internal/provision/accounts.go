@@ -1,6 +1,9 @@
 package provision
 
 import (
+	"encoding/hex"
+	"fmt"
+
 	"github.com/garagectl/garagectl/broker"
 	"github.com/garagectl/garagectl/config"
 	"github.com/garagectl/garagectl/internal/change"
@@ -54,8 +57,13 @@ func buildCredentials(o Options) (*credentials, error) {
 		}
 	}
 	for _, d := range o.Config.Devices {
-		if _, err := c.add(o, layout.DeviceKey(d.Name), key); err != nil {
+		k, err := c.add(o, layout.DeviceKey(d.Name), key)
+		if err != nil {
 			return nil, err
+		}
+		if b, err := hex.DecodeString(k); err != nil || len(b) != commandKeySize {
+			return nil, fmt.Errorf("%s does not hold %d bytes in hex: delete it to generate a new key, "+
+				"then rebuild that device's firmware", layout.DeviceKey(d.Name), commandKeySize)
 		}
 	}
 	return c, nil

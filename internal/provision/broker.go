@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"github.com/garagectl/garagectl/broker"
 	"github.com/garagectl/garagectl/internal/change"
+	"github.com/garagectl/garagectl/internal/hostfs"
 	"github.com/garagectl/garagectl/internal/layout"
 )
 
@@ -23,7 +23,7 @@ func brokerChanges(o Options, creds *credentials) ([]change.Change, error) {
 		return nil, err
 	}
 
-	existing, err := os.ReadFile(o.Root.Path(layout.PasswordFile))
+	existing, err := hostfs.ReadFile(o.Root.Path(layout.PasswordFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read password file: %w", err)
 	}

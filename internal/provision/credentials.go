@@ -55,7 +55,7 @@ func readSecretFile(path string) (string, error) {
 		return "", fmt.Errorf("%s is not a regular file of at most %d bytes: "+
 			"move it away to generate a new secret", path, maxSecretFile)
 	}
-	data, err := os.ReadFile(path)
+	data, err := hostfs.ReadFile(path)
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/garagectl/garagectl/config"
 	"github.com/garagectl/garagectl/internal/change"
+	"github.com/garagectl/garagectl/internal/hostfs"
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/pki"
 	"github.com/garagectl/garagectl/users"
@@ -48,7 +49,7 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 // is missing, as after an init that was stopped half-way, it returns the copy
 // in the offline directory, so that apply puts it back.
 func hostCACert(o Options) ([]byte, error) {
-	caPEM, err := os.ReadFile(o.Root.Path(layout.CACert))
+	caPEM, err := hostfs.ReadFile(o.Root.Path(layout.CACert))
 	if err == nil {
 		return caPEM, nil
 	}
@@ -56,7 +57,7 @@ func hostCACert(o Options) ([]byte, error) {
 		return nil, fmt.Errorf("read CA certificate: %w", err)
 	}
 	offline := path.Join(o.Config.PKI.OfflineDir, layout.OfflineCACert)
-	caPEM, offErr := os.ReadFile(o.Root.Path(offline))
+	caPEM, offErr := hostfs.ReadFile(o.Root.Path(offline))
 	if offErr == nil {
 		return caPEM, nil
 	}
@@ -74,10 +75,10 @@ func offlineChanges(o Options) []change.Change {
 		return nil
 	}
 	out := []change.Change{dir(off, "root", "root", layout.ModePrivDir)}
-	if key, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCAKey))); err == nil {
+	if key, err := hostfs.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCAKey))); err == nil {
 		out = append(out, secretFile(path.Join(off, layout.OfflineCAKey), key))
 	}
-	if cert, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCACert))); err == nil {
+	if cert, err := hostfs.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCACert))); err == nil {
 		out = append(out, publicFile(path.Join(off, layout.OfflineCACert), cert, "root"))
 	}
 	return out
@@ -125,12 +126,15 @@ func newCAChanges(o Options) ([]change.Change, error) {
 // checkNoCA fails when the host or the offline directory already has a CA:
 // replacing it would lock out every device that trusts the old one.
 func checkNoCA(o Options) error {
+	// A server certificate means the host was provisioned, even when its
+	// CA certificate was deleted and the CA media is not mounted.
 	for _, p := range []string{
 		layout.CACert,
 		path.Join(o.Config.PKI.OfflineDir, layout.OfflineCAKey),
+		layout.ServerCert,
 	} {
 		if _, err := os.Lstat(o.Root.Path(p)); err == nil {
-			return fmt.Errorf("%w at %s: init never replaces a CA; run garagectl apply to converge, or garagectl cert rotate", ErrCAExists, p)
+			return fmt.Errorf("%w (%s is there): init never replaces a CA, so run garagectl apply to converge, or garagectl cert rotate", ErrCAExists, p)
 		}
 	}
 	if o.Root.Live() {
@@ -178,8 +182,8 @@ func serverFiles(certPEM, keyPEM []byte) []change.Change {
 // and issues new ones, unless NoCAKey is set: then it keeps them and records
 // a finding.
 func currentOrNewServer(o Options, res *Result) ([]change.Change, bool, error) {
-	certPEM, certErr := os.ReadFile(o.Root.Path(layout.ServerCert))
-	keyPEM, keyErr := os.ReadFile(o.Root.Path(layout.ServerKey))
+	certPEM, certErr := hostfs.ReadFile(o.Root.Path(layout.ServerCert))
+	keyPEM, keyErr := hostfs.ReadFile(o.Root.Path(layout.ServerKey))
 	if certErr == nil && keyErr == nil {
 		reason := serverReissueReason(o, certPEM, keyPEM)
 		if reason == "" {
@@ -235,11 +239,11 @@ func serverReissueReason(o Options, certPEM, keyPEM []byte) string {
 // LoadCA reads the offline CA certificate and key and decrypts the key.
 func LoadCA(o Options) (*pki.CA, error) {
 	off := o.Config.PKI.OfflineDir
-	certPEM, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCACert)))
+	certPEM, err := hostfs.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCACert)))
 	if err != nil {
 		return nil, fmt.Errorf("read offline CA certificate: %w: mount the CA media at %s", err, off)
 	}
-	keyPEM, err := os.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCAKey)))
+	keyPEM, err := hostfs.ReadFile(o.Root.Path(path.Join(off, layout.OfflineCAKey)))
 	if err != nil {
 		return nil, fmt.Errorf("read offline CA key: %w: mount the CA media at %s", err, off)
 	}
