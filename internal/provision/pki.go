@@ -32,7 +32,7 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 	}
 	out := append(offlineChanges(o), publicFile(layout.CACert, caPEM, "root"))
 
-	server, issued, err := currentOrNewServer(o, res)
+	server, issued, err := currentOrNewServer(o, res, caPEM)
 	if err != nil {
 		return nil, false, err
 	}
@@ -45,21 +45,22 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 	return append(out, headers...), issued, nil
 }
 
-// hostCACert returns the CA certificate the host trusts. When the host's copy
-// is missing, as after an init that was stopped half-way, it returns the copy
-// in the offline directory, so that apply puts it back.
+// hostCACert returns the CA certificate the host must trust. While the CA
+// media is mounted, its copy is the authority, so a host copy that was
+// replaced or deleted is put back by apply; while it is away, the host's
+// own copy is used.
 func hostCACert(o Options) ([]byte, error) {
-	caPEM, err := hostfs.ReadFile(o.Root.Path(layout.CACert))
+	offline := path.Join(o.Config.PKI.OfflineDir, layout.OfflineCACert)
+	caPEM, err := hostfs.ReadFile(o.Root.Path(offline))
+	if err == nil {
+		return caPEM, nil
+	}
+	caPEM, err = hostfs.ReadFile(o.Root.Path(layout.CACert))
 	if err == nil {
 		return caPEM, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read CA certificate: %w", err)
-	}
-	offline := path.Join(o.Config.PKI.OfflineDir, layout.OfflineCACert)
-	caPEM, offErr := hostfs.ReadFile(o.Root.Path(offline))
-	if offErr == nil {
-		return caPEM, nil
 	}
 	return nil, fmt.Errorf("no CA certificate at %s or %s: run garagectl init on a new host, "+
 		"or mount the CA media at %s", layout.CACert, offline, o.Config.PKI.OfflineDir)
@@ -181,11 +182,11 @@ func serverFiles(certPEM, keyPEM []byte) []change.Change {
 // match the config and are far from expiry. Otherwise it loads the offline CA
 // and issues new ones, unless NoCAKey is set: then it keeps them and records
 // a finding.
-func currentOrNewServer(o Options, res *Result) ([]change.Change, bool, error) {
+func currentOrNewServer(o Options, res *Result, caPEM []byte) ([]change.Change, bool, error) {
 	certPEM, certErr := hostfs.ReadFile(o.Root.Path(layout.ServerCert))
 	keyPEM, keyErr := hostfs.ReadFile(o.Root.Path(layout.ServerKey))
 	if certErr == nil && keyErr == nil {
-		reason := serverReissueReason(o, certPEM, keyPEM)
+		reason := serverReissueReason(o, caPEM, certPEM, keyPEM)
 		if reason == "" {
 			return serverFiles(certPEM, keyPEM), false, nil
 		}
@@ -209,9 +210,10 @@ func currentOrNewServer(o Options, res *Result) ([]change.Change, bool, error) {
 
 // serverReissueReason returns why the server certificate must be issued
 // again: it no longer matches the config (names, addresses, key type), is
-// close to expiry, or does not belong to the key beside it. It returns "" for
+// close to expiry, does not belong to the key beside it, or is not signed by
+// the host's CA. It returns "" for
 // a certificate to keep.
-func serverReissueReason(o Options, certPEM, keyPEM []byte) string {
+func serverReissueReason(o Options, caPEM, certPEM, keyPEM []byte) string {
 	cfg := o.Config
 	reissue, reason := pki.ServerNeedsReissue(certPEM, cfg.Broker.Names, cfg.Broker.Addresses,
 		o.Now(), renewBefore)
@@ -232,6 +234,10 @@ func serverReissueReason(o Options, certPEM, keyPEM []byte) string {
 	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil || !pki.KeyMatches(cert, key) {
 		return "the certificate does not belong to the key"
+	}
+	ca, err := pki.ParseCertificate(caPEM)
+	if err != nil || cert.CheckSignatureFrom(ca) != nil {
+		return "the certificate is not signed by the CA in " + layout.CACert
 	}
 	return ""
 }
