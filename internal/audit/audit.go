@@ -4,28 +4,18 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strings"
 
-	"github.com/garagectl/garagectl/firewall"
 	"github.com/garagectl/garagectl/internal/change"
 	"github.com/garagectl/garagectl/internal/layout"
 	"github.com/garagectl/garagectl/internal/provision"
 )
 
-// Finding is one thing on the host that differs from what the config and the
-// threat model require.
-type Finding struct {
-	// Subject is the path or account the finding is about.
-	Subject string `json:"subject"`
-	Message string `json:"message"`
-}
-
-// String formats f as one line.
-func (f Finding) String() string { return f.Subject + ": " + f.Message }
+// Finding is one line of an audit.
+type Finding = provision.Finding
 
 // Run compares the host under o.Root with o.Config. It never reads the CA key
 // or its passphrase: a server certificate that needs issuing again is a finding.
@@ -44,32 +34,8 @@ func Run(ctx context.Context, o provision.Options) ([]Finding, error) {
 		return nil, err
 	}
 
-	findings := planFindings(plan)
-	for _, f := range res.Findings {
-		subject, msg, _ := strings.Cut(f, ": ")
-		findings = append(findings, Finding{Subject: subject, Message: msg})
-	}
-	findings = append(findings, offlineKeyFinding(o)...)
-	return append(findings, firewallFindings(ctx, o)...), nil
-}
-
-// firewallFindings compares the running kernel's table inet garagectl with
-// the config. Only a live host has a running kernel to ask.
-func firewallFindings(ctx context.Context, o provision.Options) []Finding {
-	if !o.Root.Live() {
-		return nil
-	}
-	subject := "table inet " + firewall.TableName
-	diff, err := firewall.Host{}.Diff(ctx, provision.FirewallOptions(o.Config))
-	switch {
-	case errors.Is(err, firewall.ErrNoTable):
-		return []Finding{{subject, "missing: run garagectl firewall apply"}}
-	case err != nil:
-		return []Finding{{subject, "read failed: " + err.Error()}}
-	case diff != "":
-		return []Finding{{subject, "differs from the config (" + diff + "): run garagectl firewall apply"}}
-	}
-	return nil
+	findings := append(planFindings(plan), res.Findings...)
+	return append(findings, offlineKeyFinding(o)...), nil
 }
 
 // planFindings turns every planned change into a finding: a missing item, an
@@ -77,17 +43,19 @@ func firewallFindings(ctx context.Context, o provision.Options) []Finding {
 func planFindings(plan []change.Planned) []Finding {
 	var out []Finding
 	for _, p := range plan {
-		if p.Kind == change.Ruleset {
-			continue // firewallFindings reports the table with its difference
-		}
 		switch {
+		case p.Kind == change.Ruleset && p.Action == change.Create:
+			out = append(out, Finding{Subject: p.Path, Message: "missing: run garagectl firewall apply"})
+		case p.Kind == change.Ruleset && p.Action == change.Update:
+			out = append(out, Finding{Subject: p.Path, Message: "differs from the config (" +
+				strings.Join(p.Reasons, ", ") + "): run garagectl firewall apply"})
 		case p.Action == change.Create:
-			out = append(out, Finding{p.Path, fmt.Sprintf("%s is missing: run garagectl apply", p.Kind)})
+			out = append(out, Finding{Subject: p.Path, Message: fmt.Sprintf("%s is missing: run garagectl apply", p.Kind)})
 		case p.Action == change.Update:
-			out = append(out, Finding{p.Path, strings.Join(p.Reasons, ", ") + ": run garagectl apply"})
+			out = append(out, Finding{Subject: p.Path, Message: strings.Join(p.Reasons, ", ") + ": run garagectl apply"})
 		default:
 			for _, r := range p.Reasons {
-				out = append(out, Finding{p.Path, r})
+				out = append(out, Finding{Subject: p.Path, Message: r})
 			}
 		}
 	}
@@ -104,5 +72,5 @@ func offlineKeyFinding(o provision.Options) []Finding {
 	if _, err := os.Stat(key); err != nil {
 		return nil
 	}
-	return []Finding{{key, "the offline CA key is mounted on the host: unmount the media"}}
+	return []Finding{{Subject: key, Message: "the offline CA key is mounted on the host: unmount the media"}}
 }

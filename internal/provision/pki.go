@@ -46,9 +46,9 @@ func pkiChanges(o Options, res *Result) ([]change.Change, bool, error) {
 }
 
 // hostCACert returns the CA certificate the host must trust. While the CA
-// media is mounted, its copy is the authority, so a host copy that was
-// replaced or deleted is put back by apply; while it is away, the host's
-// own copy is used.
+// media is mounted, its copy is the authority, so apply puts back a host copy
+// that was replaced or deleted. While the media is away, the host's own copy
+// is used.
 func hostCACert(o Options) ([]byte, error) {
 	offline := path.Join(o.Config.PKI.OfflineDir, layout.OfflineCACert)
 	caPEM, err := hostfs.ReadFile(o.Root.Path(offline))
@@ -191,14 +191,14 @@ func currentOrNewServer(o Options, res *Result, caPEM []byte) ([]change.Change, 
 			return serverFiles(certPEM, keyPEM), false, nil
 		}
 		if o.NoCAKey {
-			res.Findings = append(res.Findings, fmt.Sprintf(
-				"%s: %s: apply or cert rotate issues a new one", layout.ServerCert, reason))
+			res.Findings = append(res.Findings, Finding{layout.ServerCert,
+				reason + ": apply or cert rotate issues a new one"})
 			return serverFiles(certPEM, keyPEM), false, nil
 		}
 	}
 	if o.NoCAKey {
-		res.Findings = append(res.Findings, fmt.Sprintf(
-			"%s or %s is missing: apply or cert rotate issues a new one", layout.ServerCert, layout.ServerKey))
+		res.Findings = append(res.Findings, Finding{layout.ServerCert,
+			"it or " + layout.ServerKey + " is missing: apply or cert rotate issues a new one"})
 		return nil, false, nil
 	}
 	issued, err := RotateServer(o)

@@ -36,7 +36,7 @@ type Options struct {
 	Rand io.Reader
 }
 
-// Result is what Build computed.
+// Result is the output of Build.
 type Result struct {
 	Changes []change.Change
 	// CAKey is the host path of the encrypted CA key, for the summary.
@@ -44,8 +44,19 @@ type Result struct {
 	// ServerIssued reports whether a new server certificate was made.
 	ServerIssued bool
 	// Findings lists what a NoCAKey build found that no file change shows.
-	Findings []string
+	Findings []Finding
 }
+
+// Finding is one thing on the host that differs from what the config and the
+// threat model require.
+type Finding struct {
+	// Subject is the path or object the finding is about.
+	Subject string `json:"subject"`
+	Message string `json:"message"`
+}
+
+// String formats f as one line.
+func (f Finding) String() string { return f.Subject + ": " + f.Message }
 
 // ErrCAExists is returned by Build with NewCA when a CA is already there.
 var ErrCAExists = errors.New("a CA already exists")
@@ -115,7 +126,7 @@ func publicFile(p string, content []byte, group string) change.Change {
 	}
 }
 
-// groupFile is a file that the broker's group may read and nobody else.
+// groupFile is a file that only root and the broker's group may read.
 func groupFile(p string, content []byte, secret bool) change.Change {
 	return change.Change{
 		Kind: change.File, Path: p, Content: content,
