@@ -6,7 +6,7 @@ import (
 )
 
 // Diff compares the live table inet garagectl with the one opts produce and
-// describes the first difference; it returns "" when they are equal and
+// describes the first difference. It returns "" when they are equal and
 // ErrNoTable when there is no table. It changes nothing.
 func (h Host) Diff(ctx context.Context, opts Options) (string, error) {
 	o, err := opts.normalize()

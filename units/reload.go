@@ -18,7 +18,7 @@ type Manager interface {
 	ReloadUnitContext(ctx context.Context, name string, mode string, ch chan<- string) (int, error)
 }
 
-// Reload asks systemd over D-Bus to reload unit and waits for the job to end.
+// Reload reloads unit through systemd's D-Bus API and waits for the job to end.
 // mosquitto reloads its certificates, password file and ACL on SIGHUP, which
 // is what the unit's ExecReload sends, so connected clients stay connected.
 func Reload(ctx context.Context, unit string) error {
@@ -53,7 +53,7 @@ func waitJob(ctx context.Context, verb, unit string, done <-chan string) error {
 	}
 }
 
-// Restart asks systemd over D-Bus to restart unit and waits for the job to end.
+// Restart restarts unit through systemd's D-Bus API and waits for the job to end.
 func Restart(ctx context.Context, unit string) error {
 	conn, err := dbus.NewSystemConnectionContext(ctx)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // minNewPassphrase is the shortest passphrase init accepts for a new CA key.
-// Whoever steals the media can guess offline, and PBKDF2 only slows each guess.
+// A thief of the media can guess offline, and PBKDF2 only slows each guess.
 const minNewPassphrase = 12
 
 // passphraseEnv names the environment variable that may hold the CA passphrase.
@@ -24,7 +24,7 @@ const passphraseEnv = "GARAGECTL_CA_PASSPHRASE"
 type passphraseSource struct {
 	file string
 	cmd  *cobra.Command
-	// confirm asks twice at a prompt and enforces minNewPassphrase, for a new CA.
+	// confirm, for a new CA, prompts twice and enforces minNewPassphrase.
 	confirm bool
 	cached  []byte
 	g       *globals
@@ -37,7 +37,7 @@ func addPassphraseFlag(cmd *cobra.Command, src *passphraseSource, g *globals) {
 	src.cmd = cmd
 }
 
-// Get returns the passphrase, asking for it at most once per run.
+// Get returns the passphrase. It reads or prompts once and caches the result.
 func (s *passphraseSource) Get() ([]byte, error) {
 	if s.cached != nil {
 		return s.cached, nil

@@ -10,7 +10,7 @@ import (
 	"github.com/garagectl/garagectl/internal/hostfs"
 )
 
-// defaultConfig is where garagectl looks for its config on the live host.
+// defaultConfig is the config path on the live host.
 const defaultConfig = "/etc/garagectl/garage.yaml"
 
 // globals holds the flags every command honours.

@@ -4,8 +4,8 @@
 //
 // A command must fire now or never. A paho client (github.com/eclipse/paho.mqtt.golang
 // v1.5.1) keeps a QoS 1 publish in its store while it is disconnected or
-// reconnecting and sends it again after it reconnects, so a trigger pressed while the
-// broker was down would open the door minutes later. This package prevents that in
+// reconnecting, and it sends the publish again after it reconnects. A trigger
+// pressed while the broker was down would then open the door minutes later. This package prevents that in
 // three ways: Publish fails at once with [ErrNotConnected] unless the connection is
 // open, the client's store discards everything so that nothing is left to resend,
 // and the client's write timeout stops a publish from waiting for the next

@@ -20,10 +20,10 @@ type apiResponse struct {
 }
 
 // apiTrigger serves POST /api/v1/devices/{name}/trigger. It responds with 202
-// once the broker acknowledged the command, 401 without a valid bearer token, 403 for the
-// token of another phone than the SOCKS5 account, 404 for an unknown device, 429
-// during the cooldown and 503 when the broker is unreachable or did not
-// acknowledge in time.
+// once the broker acknowledged the command. Errors are 401 without a valid
+// bearer token, 403 for the token of a phone other than the SOCKS5 account,
+// 404 for an unknown device, 429 during the cooldown, and 503 when the broker
+// is unreachable or did not acknowledge in time.
 func (h *handler) apiTrigger(w http.ResponseWriter, r *http.Request) {
 	device := r.PathValue("name")
 	peer := PeerFrom(r.Context())

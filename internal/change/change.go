@@ -20,7 +20,7 @@ const (
 	Ruleset Kind = "ruleset"
 )
 
-// Action is what Apply does with a Change.
+// Action is the operation Apply performs for a Change.
 type Action string
 
 // Actions, as printed by plan.

@@ -12,7 +12,7 @@ const MaxReadSize = 1 << 20
 
 // ReadFile reads a regular file of at most MaxReadSize bytes. It checks the
 // type first without following a final symbolic link, because opening a FIFO
-// blocks and reading a device may never end; either is an error. A missing
+// blocks and reading a device may never end. Either is an error. A missing
 // file gives an error that wraps fs.ErrNotExist.
 func ReadFile(path string) ([]byte, error) {
 	fi, err := os.Lstat(path)

@@ -40,8 +40,8 @@ const (
 	OfflineCACert = "ca.crt"
 )
 
-// Modes. Each says who may read what: a leaked key or password file is how an
-// attacker on the host would open the door.
+// Modes. Each sets who may read a file, because a leaked key or password file
+// is how an attacker on the host would open the door.
 const (
 	ModePublic    fs.FileMode = 0o644 // certificates, config
 	ModeSecret    fs.FileMode = 0o600 // generated credentials, secrets.yaml, CA key

@@ -65,8 +65,8 @@ func firewallChange(o Options) change.Change {
 	}
 }
 
-// Activate applies on the live host what Apply changed in systemd: new or
-// changed units are reloaded, enabled and restarted; otherwise a change to the
+// Activate makes systemd on the live host take up what Apply changed. New or
+// changed units are reloaded, enabled and restarted. Otherwise a change to the
 // broker's files reloads the broker, which keeps its clients, and a change to
 // the gate's files restarts the gate.
 func Activate(ctx context.Context, plan []change.Planned) error {
